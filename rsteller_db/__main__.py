@@ -1,0 +1,2 @@
+from rsteller_db.cli import main
+main()

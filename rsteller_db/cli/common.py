@@ -1,0 +1,73 @@
+"""What every command shares: the app context, the warehouse option, the format option."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from ..errors import AuditError, RstellerError
+from ..paths import warehouse_path
+from ..progress import Reporter
+from ..render import FORMATS, render
+from ..settings import Settings, load_settings
+from ..warehouse import Warehouse
+
+
+@dataclass
+class App:
+    warehouse: str | None = None
+    config: str | None = None
+    quiet: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return warehouse_path(self.warehouse)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config)
+        return self._settings
+
+    @property
+    def reporter(self) -> Reporter:
+        return Reporter(quiet=self.quiet)
+
+    def open(self, *, read_only: bool = False, create: bool = True) -> Warehouse:
+        return Warehouse(self.path, read_only=read_only, settings=self.settings, create=create)
+
+
+pass_app = click.make_pass_decorator(App, ensure=True)
+
+
+def format_option(default: str = "table"):
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+        help="Output format: an aligned table, CSV, a JSON array, or newline-delimited JSON.",
+    )
+
+
+def emit(columns, rows, fmt: str, title: str | None = None) -> None:
+    click.echo(render(columns, rows, fmt, title=title), nl=False)
+
+
+class RstellerGroup(click.Group):
+    """A click group that turns library errors into ``Error: ...`` and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AuditError as exc:
+            if exc.rows:
+                click.echo(render(exc.columns, exc.rows, "table"), err=True, nl=False)
+            raise click.ClickException(str(exc)) from exc
+        except RstellerError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def read_sql_argument(sql: str) -> str:
+    return sys.stdin.read() if sql == "-" else sql

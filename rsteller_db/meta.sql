@@ -1,0 +1,45 @@
+-- Bookkeeping of the warehouse. Run on every writable open; every statement is idempotent.
+CREATE SCHEMA IF NOT EXISTS _meta;
+CREATE SCHEMA IF NOT EXISTS raw;
+
+CREATE TABLE IF NOT EXISTS _meta.settings (
+    key VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL,      -- JSON
+    default_value VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,     -- default | path of rsteller.toml | override
+    description VARCHAR
+);
+
+CREATE SEQUENCE IF NOT EXISTS _meta.stage_run_ids;
+CREATE TABLE IF NOT EXISTS _meta.stage_runs (
+    run_id BIGINT PRIMARY KEY DEFAULT nextval('_meta.stage_run_ids'),
+    build_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    layer VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    sql_hash VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,     -- built | skipped | failed
+    row_count BIGINT,
+    started_at TIMESTAMP NOT NULL,
+    duration_s DOUBLE NOT NULL,
+    message VARCHAR
+);
+
+CREATE SEQUENCE IF NOT EXISTS _meta.source_ids;
+CREATE TABLE IF NOT EXISTS _meta.sources (
+    source_id BIGINT PRIMARY KEY DEFAULT nextval('_meta.source_ids'),
+    kind VARCHAR NOT NULL,       -- osm | naip | taginfo
+    name VARCHAR NOT NULL,
+    uri VARCHAR NOT NULL,
+    size_bytes BIGINT,
+    sha256 VARCHAR,
+    snapshot_at TIMESTAMP,       -- OSM replication timestamp, image date, ...
+    details JSON,
+    ingested_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+
+-- setting('key') -> the value as text; cast where used, e.g. setting('patch_size_px')::INT
+CREATE OR REPLACE MACRO setting(k) AS (
+    SELECT json_extract_string(value, '$') FROM _meta.settings WHERE key = k
+);
