@@ -1,0 +1,137 @@
+"""The SQL stage runner: order, idempotence, audits, bookkeeping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rsteller_db import stages
+from rsteller_db.errors import AuditError, StageError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def sql_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "sql"
+    write(root / "seeds" / "colours.csv", "colour_id,name\n1,red\n2,green\n3,blue\n")
+    write(root / "staging" / "10_stg_things.sql",
+          "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 3 + 1 as colour_id "
+          "from range(10)\n")
+    write(root / "intermediate" / "10_int_things_coloured.sql",
+          "-- kind: table\n-- grain: thing_id\nselect t.thing_id, c.name from stg_things t "
+          "join colours c using (colour_id)\n")
+    write(root / "marts" / "05_things.sql",
+          "-- kind: view\n-- grain: thing_id\nselect * from int_things_coloured "
+          "where thing_id < setting('patch_size_px')::int\n")
+    return root
+
+
+def test_discover_orders_seeds_then_layers(sql_dir: Path):
+    found = stages.discover(sql_dir)
+    assert [(s.name, s.layer, s.kind) for s in found] == [
+        ("colours", "seeds", "seed"),
+        ("stg_things", "staging", "table"),
+        ("int_things_coloured", "intermediate", "table"),
+        ("things", "marts", "view"),
+    ]
+    assert found[1].grain == "thing_id"
+
+
+def test_build_runs_in_order_and_records(warehouse, sql_dir: Path):
+    result = stages.build(warehouse, sql_dir=sql_dir)
+    assert result.built == ["colours", "stg_things", "int_things_coloured", "things"]
+    rows = warehouse.con.execute(
+        "select stage, status, row_count from _meta.stage_runs order by run_id").fetchall()
+    assert rows == [("colours", "built", 3), ("stg_things", "built", 10),
+                    ("int_things_coloured", "built", 10), ("things", "built", 10)]
+    hashes = warehouse.con.execute("select sql_hash, duration_s from _meta.stage_runs").fetchall()
+    assert all(len(h) == 64 and d >= 0 for h, d in hashes)
+    assert warehouse.con.execute("select count(*) from things where name = 'red'").fetchone()[0] == 4
+
+
+def test_second_build_is_a_noop(warehouse, sql_dir: Path):
+    stages.build(warehouse, sql_dir=sql_dir)
+    before = warehouse.con.execute("select * from int_things_coloured order by 1").fetchall()
+    again = stages.build(warehouse, sql_dir=sql_dir)
+    assert again.built == []
+    assert {r.status for r in again.results} == {"skipped"}
+    assert warehouse.con.execute("select * from int_things_coloured order by 1").fetchall() == before
+
+
+def test_editing_a_stage_rebuilds_it_and_what_follows(warehouse, sql_dir: Path):
+    stages.build(warehouse, sql_dir=sql_dir)
+    write(sql_dir / "intermediate" / "10_int_things_coloured.sql",
+          "-- kind: table\n-- grain: thing_id\nselect t.thing_id, upper(c.name) as name from stg_things t "
+          "join colours c using (colour_id)\n")
+    again = stages.build(warehouse, sql_dir=sql_dir)
+    assert again.built == ["int_things_coloured", "things"]
+    assert warehouse.con.execute("select count(*) from things where name = 'RED'").fetchone()[0] == 4
+
+
+def test_new_source_rebuilds_everything(warehouse, sql_dir: Path):
+    stages.build(warehouse, sql_dir=sql_dir)
+    warehouse.con.execute(
+        "insert into _meta.sources (kind, name, uri, sha256) values ('osm', 'x.pbf', '/x.pbf', 'abc')")
+    assert len(stages.build(warehouse, sql_dir=sql_dir).built) == 4
+
+
+def test_only_from_to(warehouse, sql_dir: Path):
+    assert stages.build(warehouse, sql_dir=sql_dir, stop="stg_things").built == ["colours", "stg_things"]
+    assert stages.build(warehouse, sql_dir=sql_dir, start="int_things_coloured",
+                        force=True).built == ["int_things_coloured", "things"]
+    assert stages.build(warehouse, sql_dir=sql_dir, only=["things"], force=True).built == ["things"]
+    with pytest.raises(StageError, match="unknown stage 'nope'"):
+        stages.build(warehouse, sql_dir=sql_dir, only=["nope"])
+
+
+def test_audit_rows_stop_the_build_and_roll_back(warehouse, sql_dir: Path):
+    stages.build(warehouse, sql_dir=sql_dir)
+    write(sql_dir / "staging" / "10_stg_things.sql",
+          "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 4 + 1 as colour_id "
+          "from range(12)\n")
+    write(sql_dir / "audits" / "stg_things__known_colour.sql",
+          "select * from stg_things where colour_id not in (select colour_id from colours)")
+    with pytest.raises(AuditError, match="audit stg_things__known_colour failed after stage stg_things") as err:
+        stages.build(warehouse, sql_dir=sql_dir)
+    assert err.value.columns == ["thing_id", "colour_id"]
+    assert err.value.rows[0] == (3, 4)
+    # rolled back: the old table is still there, and later stages did not run
+    assert warehouse.con.execute("select count(*) from stg_things").fetchone()[0] == 10
+    last = warehouse.con.execute(
+        "select stage, status from _meta.stage_runs order by run_id desc limit 1").fetchone()
+    assert last == ("stg_things", "failed")
+
+
+def test_bad_stage_files_are_refused(tmp_path: Path):
+    root = tmp_path / "sql"
+    write(root / "staging" / "10_stg_x.sql", "select 1")
+    with pytest.raises(StageError, match="needs '-- kind: table' or '-- kind: view'"):
+        stages.discover(root)
+    write(root / "staging" / "10_stg_x.sql", "-- kind: table\nselect 1; select 2")
+    with pytest.raises(StageError, match="exactly one SELECT"):
+        stages.discover(root)
+    write(root / "staging" / "10_stg_x.sql", "-- kind: table\nselect 1 as a")
+    write(root / "marts" / "10_stg_x.sql", "-- kind: view\nselect 1 as a")
+    with pytest.raises(StageError, match="two stage files build the same relation: stg_x"):
+        stages.discover(root)
+
+
+def test_failing_sql_names_the_stage(warehouse, tmp_path: Path):
+    root = tmp_path / "sql"
+    write(root / "staging" / "10_stg_x.sql", "-- kind: table\nselect * from missing_table")
+    with pytest.raises(StageError, match=r"stage stg_x \(.*10_stg_x.sql\) failed: Catalog Error"):
+        stages.build(warehouse, sql_dir=root)
+
+
+def test_project_stages_are_well_formed():
+    """Every file in the project's own sql/ parses: one SELECT, a header, a unique name."""
+    found = stages.discover()
+    assert {"osm_area_rules", "osm_tag_drop_rules"} <= {s.name for s in found}
+    missing_grain = [s.name for s in found if s.kind != "seed" and not s.grain]
+    assert missing_grain == []
