@@ -63,6 +63,7 @@ class Layout:
     ways: list[SampleWay] = field(default_factory=list)
     relations: list[SampleRelation] = field(default_factory=list)
     trees: list[Tree] = field(default_factory=list)
+    paved: list[list[Coord]] = field(default_factory=list)  # unmapped driveways
 
     def poi(self, xy: Coord, **tags: str) -> int:
         self.nodes.append(SampleNode((float(xy[0]), float(xy[1])), dict(tags)))
@@ -110,8 +111,6 @@ class Layout:
                 bump(f"{key}={t[key]}")
         for rel in self.relations:
             bump(f"relation:{rel.tags.get('type', '')}")
-        for node in self.nodes:
-            bump("poi")
-        bump_trees = len(self.trees)
-        counts["unmapped_trees"] = bump_trees
+        counts["poi"] = len(self.nodes)
+        counts["unmapped_trees"] = len(self.trees)
         return dict(sorted(counts.items()))

@@ -62,9 +62,10 @@ def l_shape(
 def blob(cx, cy, rx, ry, n, phases, amps) -> list[Coord]:
     """A wobbly ellipse: radius modulated by a few sine harmonics (k = 2, 3, ...)."""
     pts = []
+    harmonics = list(enumerate(zip(amps, phases, strict=True), start=2))
     for i in range(n):
         t = 2 * math.pi * i / n
-        f = 1.0 + sum(a * math.sin((k + 2) * t + p) for k, (a, p) in enumerate(zip(amps, phases)))
+        f = 1.0 + sum(a * math.sin(k * t + p) for k, (a, p) in harmonics)
         pts.append((cx + rx * f * math.cos(t), cy + ry * f * math.sin(t)))
     return pts
 
@@ -109,7 +110,7 @@ def cut_polyline(coords: list[Coord], seg: int, t: float, before: float, after: 
     the cut point; the middle piece spans that stretch (a bridge, say).
     """
     dist = [0.0]
-    for p, q in zip(coords, coords[1:]):
+    for p, q in zip(coords, coords[1:], strict=False):
         dist.append(dist[-1] + math.dist(p, q))
     at = dist[seg] + t * (dist[seg + 1] - dist[seg])
     d0, d1 = max(at - before, 0.0), min(at + after, dist[-1])
@@ -124,15 +125,15 @@ def cut_polyline(coords: list[Coord], seg: int, t: float, before: float, after: 
         return coords[-1]
 
     a, b = point_at(d0), point_at(d1)
-    head = [c for c, d in zip(coords, dist) if d < d0] + [a]
-    middle = [a] + [c for c, d in zip(coords, dist) if d0 < d < d1] + [b]
-    tail = [b] + [c for c, d in zip(coords, dist) if d > d1]
+    head = [c for c, d in zip(coords, dist, strict=True) if d < d0] + [a]
+    middle = [a] + [c for c, d in zip(coords, dist, strict=True) if d0 < d < d1] + [b]
+    tail = [b] + [c for c, d in zip(coords, dist, strict=True) if d > d1]
     return head, middle, tail
 
 
 def interp_x(coords: list[Coord], y: float) -> float:
     """x of a north-south polyline at a given y (linear interpolation)."""
-    for p, q in zip(coords, coords[1:]):
+    for p, q in zip(coords, coords[1:], strict=False):
         lo, hi = sorted((p[1], q[1]))
         if lo <= y <= hi and hi > lo:
             f = (y - p[1]) / (q[1] - p[1])
