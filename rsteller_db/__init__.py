@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .api import connect
 from .errors import RstellerError
 from .settings import Settings, load_settings
 from .stages import build, discover
@@ -12,6 +13,7 @@ __all__ = [
     "Settings",
     "Warehouse",
     "build",
+    "connect",
     "discover",
     "load_settings",
     "load_spatial",

@@ -107,7 +107,7 @@ def _load_stage(path: Path, layer: str, audits: dict[str, list[Audit]]) -> Stage
 def _discover_audits(sql_dir: Path) -> dict[str, list[Audit]]:
     found: dict[str, list[Audit]] = {}
     for path in sorted((sql_dir / "audits").glob("*.sql")):
-        relation, sep, check = path.stem.partition("__")
+        relation, sep, check = path.stem.rpartition("__")
         if not sep:
             raise StageError(f"{path}: an audit is named <relation>__<check>.sql")
         found.setdefault(relation, []).append(

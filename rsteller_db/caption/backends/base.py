@@ -1,0 +1,99 @@
+"""The interface every caption back end implements, and the values that cross it.
+
+A back end turns a list of rendered prompts (``Job``) into one ``Completion`` each. The runner
+decides batching and concurrency: it calls ``generate`` with at most ``max_batch`` jobs, from at
+most ``max_concurrency`` threads at once (``None``: as many as ``--concurrency`` asks).
+A transport problem that outlived the retries is a ``Completion`` with ``error`` set, never an
+exception, so one bad request cannot stop a run; ``start`` raises ``BackendError`` when the
+back end cannot work at all (server unreachable, model missing), before anything is written.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from ...errors import RstellerError
+
+
+class BackendError(RstellerError):
+    """A back end cannot start: unreachable server, missing model or missing extra."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Generation settings, stored as JSON beside every caption (the seed is per job)."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 160
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One prompt to complete. ``key`` is the caption id the answer will be stored under."""
+
+    key: str
+    task: int
+    prompt: str
+    seed: int
+    payload: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass
+class Completion:
+    text: str | None
+    annotator: str
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_s: float = 0.0
+    error: str | None = None  # set when the request failed after its retries
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What a user can pass to any back end; each one reads the fields it understands."""
+
+    urls: tuple[str, ...] = ()
+    model: str | None = None
+    sampling: Sampling = Sampling()
+    timeout_s: float = 60.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    chat_format: str = "auto"
+
+
+class Backend(ABC):
+    """A caption back end. Subclasses set ``name`` and are registered with ``@register``."""
+
+    name: ClassVar[str]
+    max_batch: ClassVar[int] = 1
+    max_concurrency: ClassVar[int | None] = None
+    needs_url: ClassVar[bool] = False
+
+    def __init__(self, options: BackendOptions):
+        self.options = options
+        self.annotator = "unknown"
+
+    @property
+    def sampling(self) -> Sampling:
+        return self.options.sampling
+
+    def start(self) -> str:
+        """Check the back end can work (reach the server, load the model); return the annotator."""
+        return self.annotator
+
+    @abstractmethod
+    def generate(self, jobs: list[Job]) -> list[Completion]:
+        """One completion per job, in order."""
+
+    def describe(self) -> str:
+        """Where captions come from, for the run record (URLs or model path)."""
+        return ", ".join(self.options.urls) or (self.options.model or self.name)
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sockets, models, processes."""

@@ -1,0 +1,149 @@
+"""Caption quality rules: SQL files in ``sql/caption_rules/``, checked in an in-memory DuckDB.
+
+Each rule is one file ``NN_<name>.sql`` holding a query over ``caption_candidates(caption_id,
+request_id, task, text, payload, prompt)`` that returns the ``caption_id`` of every caption it
+rejects, under a header::
+
+    -- rule: word_count_task12
+    -- tasks: 1,2
+    -- why: RSTeller cleaning: a Task 1/2 caption has 10 to 120 words.
+
+A rejected caption keeps the name of the first rule (in file order) that caught it. Word lists
+the rules join on are CSV files beside them, loaded as ``caption_<file stem>``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import RstellerError
+from ..paths import SQL_DIR
+
+RULES_DIR = SQL_DIR / "caption_rules"
+_HEADER = re.compile(r"^--\s*(rule|tasks|why)\s*:\s*(.*?)\s*$")
+_STEM = re.compile(r"^(\d+)_([a-z0-9_]+)$")
+
+
+class RuleError(RstellerError):
+    """A caption rule file is malformed or failed to run."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    order: int
+    name: str
+    tasks: tuple[int, ...]
+    why: str
+    path: Path
+    sql: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    caption_id: str
+    request_id: str
+    task: int
+    text: str | None
+    payload: str  # JSON text
+    prompt: str
+
+
+def load_rules(folder: Path = RULES_DIR) -> list[Rule]:
+    rules = []
+    for path in sorted(folder.glob("*.sql")):
+        stem = _STEM.match(path.stem)
+        if not stem:
+            raise RuleError(f"{path}: a caption rule file is named NN_<rule>.sql")
+        text = path.read_text()
+        header: dict[str, str] = {}
+        for line in text.splitlines():
+            match = _HEADER.match(line.strip())
+            if match:
+                header[match.group(1)] = match.group(2)
+            elif line.strip().startswith("--") and "why" in header:
+                header["why"] += " " + line.strip().lstrip("-").strip()
+        if header.get("rule", stem.group(2)) != stem.group(2) or "why" not in header:
+            raise RuleError(
+                f"{path}: the header needs '-- rule: {stem.group(2)}' and '-- why: ...'"
+            )
+        tasks = tuple(int(t) for t in header.get("tasks", "1,2,3").split(","))
+        rules.append(
+            Rule(
+                int(stem.group(1)),
+                stem.group(2),
+                tasks,
+                header["why"],
+                path,
+                text.strip().rstrip(";"),
+            )
+        )
+    if not rules:
+        raise RuleError(f"no caption rules in {folder}")
+    return rules
+
+
+_SCHEMA = pa.schema(
+    [
+        ("caption_id", pa.string()),
+        ("request_id", pa.string()),
+        ("task", pa.int32()),
+        ("text", pa.string()),
+        ("payload", pa.string()),
+        ("prompt", pa.string()),
+    ]
+)
+
+
+class RuleBook:
+    """The rules compiled into one query; ``check`` maps rejected caption ids to a rule name."""
+
+    def __init__(self, folder: Path = RULES_DIR):
+        self.rules = load_rules(folder)
+        self.con = duckdb.connect()
+        for csv in sorted(folder.glob("*.csv")):
+            self.con.execute(
+                f"CREATE TABLE caption_{csv.stem} AS SELECT * FROM read_csv(?, header = true)",
+                [str(csv)],
+            )
+        parts = [
+            f"SELECT caption_id, {rule.order} AS ord, '{rule.name}' AS rule FROM ({rule.sql})"
+            for rule in self.rules
+        ]
+        self.query = (
+            "SELECT caption_id, arg_min(rule, ord) AS rule FROM (\n"
+            + "\nUNION ALL\n".join(parts)
+            + "\n) GROUP BY caption_id"
+        )
+
+    def check(self, candidates: Iterable[Candidate]) -> dict[str, str]:
+        rows = list(candidates)
+        if not rows:
+            return {}
+        table = pa.Table.from_pylist([c.__dict__ for c in rows], schema=_SCHEMA)
+        self.con.register("caption_candidates", table)
+        try:
+            return dict(self.con.execute(self.query).fetchall())
+        except duckdb.Error as exc:
+            raise RuleError(
+                f"a caption rule in {self.rules[0].path.parent} failed to run: {exc}"
+            ) from exc
+        finally:
+            self.con.unregister("caption_candidates")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def check_text(text: str, task: int, payload: str = "{}", prompt: str = "") -> str | None:
+    """The rule that rejects one hand-written caption, or None when it is accepted."""
+    book = RuleBook()
+    try:
+        return book.check([Candidate("c", "r", task, text, payload, prompt)]).get("c")
+    finally:
+        book.close()

@@ -1,0 +1,210 @@
+"""``rsteller-db caption``: caption the pending requests; ``caption rules``: the quality rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..caption import CaptionOptions, Sampling, backend_names, check_text, load_rules, run_captions
+from ..paths import PROMPTS_DIR
+from . import main
+from .common import App, RstellerGroup, emit, format_option
+
+
+def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
+    try:
+        tasks = tuple(sorted({int(t) for t in value.split(",") if t.strip()}))
+    except ValueError:
+        tasks = ()
+    if not tasks or not set(tasks) <= {1, 2, 3}:
+        raise click.BadParameter(f"{value!r}: give tasks among 1, 2, 3, e.g. --tasks 1,2")
+    return tasks
+
+
+@main.group(cls=RstellerGroup, invoke_without_command=True)
+@click.option(
+    "--backend",
+    "-b",
+    type=click.Choice(backend_names()),
+    default="local",
+    show_default=True,
+    help="Where captions come from: an SGLang server, an OpenAI-compatible server, "
+    "the embedded SmolLM2 model, or deterministic templates.",
+)
+@click.option(
+    "--url",
+    "urls",
+    multiple=True,
+    metavar="URL",
+    help="Server base URL (repeatable; requests go to the least busy one).",
+)
+@click.option(
+    "--model", metavar="NAME", help="Model name (openai), model path (sglang.Engine, local GGUF)."
+)
+@click.option(
+    "--tasks",
+    default="1,2,3",
+    show_default=True,
+    callback=_tasks,
+    help="Tasks to caption: 1 area, 2 line, 3 revision of accepted 1/2 captions.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Caption at most N requests in this run.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Batches in flight at once.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Prompts per call for back ends that take lists (sglang, template).",
+)
+@click.option(
+    "--retry-rejected",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Ask again, with another seed, up to K times for captions the rules reject.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=160,
+    show_default=True,
+    help="Most new tokens per caption.",
+)
+@click.option(
+    "--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature."
+)
+@click.option(
+    "--top-p", type=float, default=0.95, show_default=True, help="Nucleus sampling threshold."
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds per HTTP request before it is retried.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Retries (with backoff) on timeouts, 5xx and dropped connections.",
+)
+@click.option(
+    "--chat-format",
+    default="auto",
+    show_default=True,
+    help="Chat template for sglang /generate: auto, mistral, chatml, llama3, raw.",
+)
+@click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=PROMPTS_DIR,
+    show_default=True,
+    help="Folder of the prompt templates.",
+)
+@format_option()
+@click.pass_context
+def caption(
+    ctx: click.Context,
+    backend: str,
+    urls: tuple[str, ...],
+    model: str | None,
+    tasks: tuple[int, ...],
+    limit: int | None,
+    concurrency: int,
+    batch_size: int,
+    retry_rejected: int,
+    max_tokens: int,
+    temperature: float,
+    top_p: float,
+    timeout_s: float,
+    retries: int,
+    chat_format: str,
+    prompts_dir: Path,
+    fmt: str,
+) -> None:
+    """Caption the pending requests (Task 1/2, then Task 3 revisions) into the captions table.
+
+    Re-running the same command resumes: only requests without an accepted caption are asked
+    again. Exit code 2 means some requests failed after their retries (see the summary).
+
+    \b
+    Example:
+      rsteller-db caption                                  # embedded SmolLM2, no server
+      rsteller-db caption --backend template               # instant, deterministic
+      rsteller-db caption --backend openai --url http://127.0.0.1:8000 --concurrency 4
+      rsteller-db caption --backend sglang --url http://gpu1:30000 --url http://gpu2:30000 \\
+          --batch-size 64 --retry-rejected 2
+      rsteller-db caption rules
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    app: App = ctx.find_object(App)
+    options = CaptionOptions(
+        backend=backend,
+        urls=urls,
+        model=model,
+        tasks=tasks,
+        limit=limit,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        retry_rejected=retry_rejected,
+        timeout_s=timeout_s,
+        retries=retries,
+        chat_format=chat_format,
+        sampling=Sampling(temperature, top_p, max_tokens),
+        prompts_dir=prompts_dir,
+    )
+    summary = run_captions(app.path, options, settings=app.settings, reporter=app.reporter)
+    emit(["item", "value"], summary.rows(), fmt)
+    if summary.failed:
+        click.echo(
+            f"{summary.failed} request(s) failed after retries; re-run the same command to "
+            "ask for them again",
+            err=True,
+        )
+        ctx.exit(2)
+
+
+@caption.command("rules")
+@click.option(
+    "--check", "text", metavar="TEXT", help="Check one caption instead of listing the rules."
+)
+@click.option(
+    "--task",
+    type=click.IntRange(1, 3),
+    default=1,
+    show_default=True,
+    help="Task of the caption given to --check.",
+)
+@format_option()
+def rules(text: str | None, task: int, fmt: str) -> None:
+    """List the caption quality rules (sql/caption_rules/), or check one caption against them.
+
+    A rejected caption is stored with the name of the first rule that caught it.
+
+    \b
+    Example:
+      rsteller-db caption rules
+      rsteller-db caption rules --check "Caption: a forest." --task 1
+    """
+    if text is not None:
+        verdict = check_text(text, task)
+        emit(["status", "rule"], [("rejected" if verdict else "accepted", verdict)], fmt)
+        return
+    emit(
+        ["order", "rule", "tasks", "why", "file"],
+        [(r.order, r.name, ",".join(map(str, r.tasks)), r.why, r.path.name) for r in load_rules()],
+        fmt,
+    )

@@ -1,0 +1,205 @@
+"""The sample reader: exportable patches from the warehouse, in a stable order, streamed.
+
+``SampleReader`` takes rows from the ``dataset_samples`` mart (one row per patch with an
+accepted Task 1/2 caption and its accepted Task 3 revisions), ordered by ``patch_id``, in
+Arrow batches cut into one table per shard, so memory stays flat however many samples the
+warehouse holds. ``SampleMaker`` turns a shard's rows into samples (JSON document + JPEG); it
+needs no warehouse, so it also runs in worker processes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+from PIL import Image, UnidentifiedImageError
+
+from ..warehouse import Warehouse
+from .writers import ExportError, Sample
+
+RELATION = "dataset_samples"
+BATCH_ROWS = 2048
+DIGEST = "_digest"
+# Parquet readers such as Hugging Face `datasets` have no MAP type: tags leave as key/value
+# pairs. The digest (md5 of the whole row as text) tells a resumed export whether a finished
+# shard still holds what the warehouse says.
+QUERY = (f"SELECT * REPLACE (map_entries(tags) AS tags), md5(ds::VARCHAR) AS {DIGEST} "
+         f"FROM {RELATION} ds ORDER BY patch_id")
+DEFAULT_JPEG_QUALITY = 95
+
+# Start-of-frame markers of every JPEG coding process (not DHT C4, JPG C8, DAC CC).
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def jpeg_shape(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, components) from a JPEG's frame header; None when it is not a JPEG.
+
+    Reading the header is enough to pass a cached patch through unchanged, and much cheaper
+    than opening it with Pillow.
+    """
+    if data[:2] != b"\xff\xd8":
+        return None
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if marker in _SOF and i + 10 <= n:
+            height = int.from_bytes(data[i + 5:i + 7], "big")
+            width = int.from_bytes(data[i + 7:i + 9], "big")
+            return width, height, data[i + 9]
+        if marker == 0xDA:  # scan data before any frame header: not a usable JPEG
+            return None
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    return None
+
+
+class SkipSample(Exception):
+    """The patch cannot be exported (its image is missing or unusable); the reason says why."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One planned sample: what its JSON document needs, and where its metadata row is."""
+
+    patch_id: int
+    image_name: str
+    image_status: str
+    image_path: str | None
+    image_reason: str | None
+    annotations: list[dict]
+    batch: pa.RecordBatch  # the metadata row is batch[index] (the parquet sidecar's row)
+    index: int
+
+
+class SampleReader:
+    """Reads ``dataset_samples`` from an open warehouse, one Arrow table per shard."""
+
+    def __init__(self, wh: Warehouse):
+        if not wh.relation_exists(RELATION):
+            raise ExportError(
+                f"the warehouse {wh.path} has no {RELATION} relation: run `rsteller-db build` "
+                "(after `rsteller-db caption` and `rsteller-db images fetch`)"
+            )
+        self.wh = wh
+
+    def count(self) -> int:
+        return self.wh.con.execute(f"SELECT count(*) FROM {RELATION}").fetchone()[0]
+
+    def schema(self) -> pa.Schema:
+        """The metadata table's schema (the mart's columns, tags as key/value pairs)."""
+        return metadata_schema(self.wh.con.execute(f"{QUERY} LIMIT 0").to_arrow_reader().schema)
+
+    def shard_tables(self, size: int) -> Iterator[pa.Table]:
+        """Tables of ``size`` rows (the last may be shorter), in ``patch_id`` order."""
+        try:
+            batches = self.wh.con.execute(QUERY).to_arrow_reader(BATCH_ROWS)
+        except duckdb.Error as exc:
+            raise ExportError(f"cannot read {RELATION}: {exc}; run `rsteller-db build`") from exc
+        pending: list[pa.RecordBatch] = []
+        count = 0
+        for batch in batches:
+            while batch.num_rows:
+                take = min(size - count, batch.num_rows)
+                pending.append(batch.slice(0, take))
+                batch = batch.slice(take)
+                count += take
+                if count == size:
+                    yield pa.Table.from_batches(pending)
+                    pending, count = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending)
+
+
+def metadata_schema(schema: pa.Schema) -> pa.Schema:
+    return schema.remove(schema.get_field_index(DIGEST))
+
+
+def digests(table: pa.Table) -> list[str]:
+    return table.column(DIGEST).to_pylist()
+
+
+class SampleMaker:
+    """Turns a shard table's rows into samples; images are resolved under ``root``."""
+
+    def __init__(self, root: str, *, patch_size_px: int, jpeg_quality: int | None = None):
+        self.root = root
+        self.patch_size_px = patch_size_px
+        self.jpeg_quality = jpeg_quality
+
+    def rows(self, table: pa.Table) -> Iterator[Row]:
+        for batch in table.to_batches():
+            yield from self._batch_rows(batch)
+
+    @staticmethod
+    def _batch_rows(batch: pa.RecordBatch) -> Iterator[Row]:
+        # Column-wise to Python: only what the JSON documents need, not whole rows.
+        col = batch.column
+        ids, names = col("patch_id").to_pylist(), col("image_name").to_pylist()
+        status, paths = col("image_status").to_pylist(), col("image_path").to_pylist()
+        reasons = col("image_reason").to_pylist()
+        captions = col("captions")
+        lengths = captions.value_lengths().fill_null(0).to_pylist()
+        flat = captions.flatten()
+        tasks = flat.field("task").to_pylist()
+        texts = flat.field("text").to_pylist()
+        annotators = flat.field("annotator").to_pylist()
+        meta = batch.drop_columns([DIGEST])
+        start = 0
+        for i, length in enumerate(lengths):
+            notes = [{"task": int(tasks[k]), "text": texts[k], "annotator": annotators[k]}
+                     for k in range(start, start + length)]
+            start += length
+            yield Row(int(ids[i]), names[i], status[i], paths[i], reasons[i], notes, meta, i)
+
+    def sample(self, row: Row, with_image: bool) -> Sample:
+        """The sample of ``row``; raises :class:`SkipSample` when its image is unusable."""
+        if row.image_status != "ok" or not row.image_path:
+            why = row.image_reason or "no image fetched"
+            raise SkipSample(f"image {row.image_status or 'missing'}: {why}")
+        if with_image:
+            jpeg = self._jpeg(row.image_path)
+        elif os.path.isfile(os.path.join(self.root, row.image_path)):
+            jpeg = None
+        else:
+            raise SkipSample(f"image file missing: {row.image_path}")
+        document = {"metadata": {"patch_id": row.patch_id, "image_name": row.image_name},
+                    "annotations": row.annotations}
+        return Sample(patch_id=row.patch_id, document=document, batch=row.batch,
+                      index=row.index, jpeg=jpeg)
+
+    def _jpeg(self, relative: str) -> bytes:
+        """The patch JPEG: the cached bytes as they are when already right, else re-encoded."""
+        try:
+            with open(os.path.join(self.root, relative), "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError:
+            raise SkipSample(f"image file missing: {relative}") from None
+        except OSError as exc:
+            raise SkipSample(f"image unreadable: {exc.strerror or exc}") from exc
+        size = self.patch_size_px
+        if self.jpeg_quality is None and jpeg_shape(data) == (size, size, 3):
+            return data
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                if image.size != (size, size):
+                    w, h = image.size
+                    raise SkipSample(f"image is {w}x{h} px, expected {size}x{size}")
+                if self.jpeg_quality is None and image.format == "JPEG" and image.mode == "RGB":
+                    return data
+                out = io.BytesIO()
+                image.convert("RGB").save(out, "JPEG",
+                                          quality=self.jpeg_quality or DEFAULT_JPEG_QUALITY)
+                return out.getvalue()
+        except (UnidentifiedImageError, OSError) as exc:
+            raise SkipSample(f"image unreadable: {exc}") from exc

@@ -1,0 +1,255 @@
+"""The export driver: plan shards in a stable order, write the missing ones, write the manifest.
+
+Samples are taken in ``patch_id`` order and cut into shards of ``shard_size``; shard ``k``
+always holds the same patches for the same warehouse. Each finished shard has a stats file,
+written last, that records a hash of what the shard holds; a re-run keeps every shard whose
+stats match and writes the others, so an interrupted export resumes where it stopped and
+the result is byte-identical to an uninterrupted one. With ``workers`` > 1, shards are
+written by that many processes (spawned, never forked from the DuckDB process); the bytes do
+not depend on the number of workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from ..progress import QUIET, Reporter
+from ..warehouse import Warehouse
+from .manifest import build_manifest
+from .outdir import (
+    MANIFEST,
+    prepare,
+    remove_shards_from,
+    shard_stem,
+    stats_name,
+    write_json_atomic,
+)
+from .reader import SampleMaker, SampleReader, SkipSample, digests, metadata_schema
+from .writers import ExportError, writer_for
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    fmt: str = "wds"
+    split: str = "train"
+    shard_size: int = 5000
+    jpeg_quality: int | None = None
+    overwrite: bool = False
+    workers: int = 1
+
+    def check(self) -> None:
+        if self.shard_size < 1:
+            raise ExportError(f"--shard-size must be 1 or more, got {self.shard_size}")
+        if self.jpeg_quality is not None and not 1 <= self.jpeg_quality <= 100:
+            raise ExportError(f"--jpeg-quality must be 1-100, got {self.jpeg_quality}")
+        if self.workers < 1:
+            raise ExportError(f"--workers must be 1 or more, got {self.workers}")
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    shards: list[dict] = field(default_factory=list)
+    written: int = 0
+    kept: int = 0
+    seconds: float = 0.0
+
+    @property
+    def samples(self) -> int:
+        return sum(s["samples"] for s in self.shards)
+
+    @property
+    def skipped(self) -> list[dict]:
+        return [item for s in self.shards for item in s["skipped"]]
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything needed to write one shard, in a worker process or in this one."""
+
+    out: Path
+    fmt: str
+    split: str
+    index: int
+    plan: str
+    table: pa.Table
+    root: str
+    patch_size_px: int
+    jpeg_quality: int | None
+
+
+def _patch_size(wh: Warehouse) -> int:
+    row = wh.con.execute("SELECT setting('patch_size_px')").fetchone()
+    return int(row[0]) if row and row[0] else int(wh.settings["patch_size_px"])
+
+
+def _kept(out: Path, split: str, index: int, plan: str) -> dict | None:
+    """The stats of shard ``index`` when it is finished and holds exactly ``plan``."""
+    path = out / stats_name(split, index)
+    try:
+        stats = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if stats.get("plan") != plan:
+        return None
+    for item in stats.get("files", []):
+        file = out / item["name"]
+        if not file.is_file() or file.stat().st_size != item["bytes"]:
+            return None
+    return stats
+
+
+def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> dict:
+    """Write one shard's files, then its stats file (which marks it finished)."""
+    stem = shard_stem(job.split, job.index)
+    writer = writer_for(job.fmt, metadata_schema(job.table.schema))
+    maker = SampleMaker(job.root, patch_size_px=job.patch_size_px, jpeg_quality=job.jpeg_quality)
+    skipped: list[dict] = []
+    tasks: dict[str, int] = {}
+    written = 0
+    ids = job.table.column("patch_id")
+    try:
+        writer.open(job.out / stem)
+        for row in maker.rows(job.table):
+            try:
+                sample = maker.sample(row, writer.needs_image)
+            except SkipSample as exc:
+                skipped.append({"patch_id": row.patch_id, "reason": str(exc)})
+            else:
+                writer.write(sample)
+                written += 1
+                for note in row.annotations:
+                    tasks[str(note["task"])] = tasks.get(str(note["task"]), 0) + 1
+            if advance:
+                advance(1)
+        files = writer.close()
+        stats = {
+            "shard": stem, "format": job.fmt, "split": job.split, "samples": written,
+            "first_patch_id": ids[0].as_py(), "last_patch_id": ids[-1].as_py(),
+            "captions_by_task": dict(sorted(tasks.items())), "skipped": skipped,
+            "files": [f.to_json() for f in files], "plan": job.plan,
+        }
+        write_json_atomic(job.out / stats_name(job.split, job.index), stats)
+    except OSError as exc:
+        writer.abort()
+        raise ExportError(
+            f"writing shard {stem} in {job.out} failed: {exc.strerror or exc}; nothing truncated "
+            "was left under a final name and finished shards are kept: free space (or fix the "
+            "folder) and re-run the same command to write the rest"
+        ) from exc
+    except BaseException:
+        writer.abort()
+        raise
+    return stats
+
+
+def _worker_init() -> None:
+    """Worker processes never need torch; webdataset imports it when present (seconds)."""
+    import sys
+
+    sys.modules.setdefault("torch", None)  # webdataset falls back to its stand-ins
+
+
+class _Pool:
+    """Shards written by worker processes, at most ``workers`` + 1 in flight (flat memory)."""
+
+    def __init__(self, workers: int, advance: Callable[[int], None]):
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+        self._limit = workers + 1
+        self._running: dict[Future, ShardJob] = {}
+        self._advance = advance
+        self.done: dict[int, dict] = {}
+
+    def submit(self, job: ShardJob) -> None:
+        self._running[self._pool.submit(write_shard, job)] = job
+        while len(self._running) >= self._limit:
+            self._collect(FIRST_COMPLETED)
+
+    def _collect(self, when) -> None:
+        finished, _ = wait(self._running, return_when=when)
+        for future in finished:
+            job = self._running.pop(future)
+            self.done[job.index] = future.result()  # a worker's error is raised here
+            self._advance(job.table.num_rows)
+
+    def finish(self) -> dict[int, dict]:
+        if self._running:
+            self._collect(ALL_COMPLETED)
+        return self.done
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = ExportOptions(),
+                   reporter: Reporter = QUIET) -> ExportResult:
+    """Export the warehouse's ``dataset_samples`` to ``out``; resumes an interrupted export."""
+    options.check()
+    out = Path(out)
+    started = time.perf_counter()
+    reader = SampleReader(wh)
+    schema = reader.schema()
+    writer_for(options.fmt, schema)  # an unknown format fails before the folder is touched
+    prepare(out, split=options.split, fmt=options.fmt, overwrite=options.overwrite)
+    patch_size = _patch_size(wh)
+    settings = {
+        "format": options.fmt, "split": options.split, "shard_size": options.shard_size,
+        "jpeg_quality": options.jpeg_quality, "patch_size_px": patch_size,
+    }
+    fingerprint = json.dumps({**settings, "plan_version": PLAN_VERSION, "schema": str(schema)},
+                             sort_keys=True)
+    result = ExportResult(out)
+    stats_by_shard: dict[int, dict] = {}
+    total = None if reporter.quiet else reader.count()  # the count runs the whole view
+    if total is not None:
+        reporter.step(f"exporting {total} sample(s) as {options.fmt} shards of "
+                      f"{options.shard_size} to {out}")
+    with reporter.bar("samples", total=total) as bar:
+        pool = _Pool(options.workers, bar.advance) if options.workers > 1 else None
+        try:
+            for index, table in enumerate(reader.shard_tables(options.shard_size)):
+                plan = hashlib.sha256(
+                    (fingerprint + "".join(digests(table))).encode()).hexdigest()
+                stats = _kept(out, options.split, index, plan)
+                if stats is not None:
+                    result.kept += 1
+                    stats_by_shard[index] = stats
+                    bar.advance(table.num_rows)
+                    continue
+                job = ShardJob(out, options.fmt, options.split, index, plan, table,
+                               str(wh.data_dir), patch_size, options.jpeg_quality)
+                result.written += 1
+                if pool is None:
+                    stats_by_shard[index] = write_shard(job, bar.advance)
+                else:
+                    pool.submit(job)
+            if pool is not None:
+                stats_by_shard.update(pool.finish())
+        finally:
+            if pool is not None:
+                pool.close()
+    result.shards = [stats_by_shard[i] for i in sorted(stats_by_shard)]
+    stale = remove_shards_from(out, options.split, len(result.shards))
+    if stale:
+        reporter.info(f"removed {len(stale)} file(s) of shards the warehouse no longer fills")
+    manifest = build_manifest(wh, fmt=options.fmt, split=options.split, options=settings,
+                              shards=result.shards)
+    try:
+        write_json_atomic(out / MANIFEST, manifest)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out / MANIFEST}: {exc.strerror or exc}; free space "
+                          "and re-run the same command") from exc
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,206 @@
+"""Patch pixels: one reader per image source, found in a registry, and the JPEG encoder.
+
+A reader turns a ``PatchWindow`` into a (size, size, 3) uint8 RGB array at the output GSD.
+Local files, footprint-index rasters (paths or URLs) and COGs are read with rasterio, one
+windowed read per patch, resampled by pixel averaging when the source GSD is finer than the
+output (a 0.3 m image: 896 x 896 source pixels -> 448 x 448). Earth Engine patches are
+requested for exactly the patch's grid in the image's CRS.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class PatchWindow:
+    """Everything needed to read one patch."""
+
+    patch_id: int
+    image_name: str
+    source: str
+    uri: str
+    epsg: int
+    gsd_m: float  # source metres per pixel
+    x0: float  # top-left corner of the image, in its CRS
+    y0: float
+    px_x: int
+    px_y: int
+    px_size: int  # source pixels per side
+    out_px: int  # output pixels per side
+
+    @property
+    def relative_path(self) -> str:
+        return f"images/{self.image_name}/{self.patch_id}.jpg"
+
+
+class PixelReader:
+    """Base of the readers; ``read`` must be safe to call from several threads."""
+
+    def read(self, window: PatchWindow) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+READERS: dict[str, Callable[..., PixelReader]] = {}
+
+
+def register_reader(*sources: str):
+    def wrap(factory):
+        for source in sources:
+            READERS[source] = factory
+        return factory
+
+    return wrap
+
+
+class _OpenFile:
+    __slots__ = ("dataset", "lock", "evicted")
+
+    def __init__(self):
+        self.dataset = None
+        self.lock = threading.Lock()
+        self.evicted = False
+
+
+@register_reader("local", "index")
+class RasterioReader(PixelReader):
+    """Windowed reads through one shared handle per file, used under that file's lock.
+
+    GDAL handles are not thread-safe, and a handle keeps its own block cache: sharing one per
+    file lets neighbouring windows reuse the source tiles already decoded, where a handle per
+    thread would decode them again. Threads reading different files run in parallel
+    (``fetch_images`` interleaves images so that they do). At most ``max_open`` files are kept
+    open; the least recently used idle one is closed first.
+    """
+
+    def __init__(self, max_open: int = 32, **_options):
+        self.max_open = max_open
+        self._files: OrderedDict[str, _OpenFile] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def _entry(self, uri: str) -> _OpenFile:
+        with self._guard:
+            entry = self._files.get(uri)
+            if entry is None:
+                entry = self._files[uri] = _OpenFile()
+            self._files.move_to_end(uri)
+            for other in list(self._files)[: max(0, len(self._files) - self.max_open)]:
+                victim = self._files[other]
+                if victim.lock.acquire(blocking=False):
+                    self._close(victim)
+                    del self._files[other]
+                    victim.lock.release()
+        return entry
+
+    @staticmethod
+    def _close(entry: _OpenFile) -> None:
+        entry.evicted = True
+        if entry.dataset is not None:
+            entry.dataset.close()
+            entry.dataset = None
+
+    def read(self, window: PatchWindow) -> np.ndarray:
+        import rasterio
+        from rasterio.enums import Resampling
+        from rasterio.windows import Window
+
+        while True:
+            entry = self._entry(window.uri)
+            with entry.lock:
+                if entry.evicted:  # closed between lookup and lock: look it up again
+                    continue
+                if entry.dataset is None:
+                    entry.dataset = rasterio.open(window.uri)
+                ds = entry.dataset
+                if (
+                    window.px_x + window.px_size > ds.width
+                    or window.px_y + window.px_size > ds.height
+                ):
+                    raise ValueError(
+                        f"window ({window.px_x}, {window.px_y}) + {window.px_size} px lies "
+                        f"outside the {ds.width} x {ds.height} raster; re-run `ingest naip`"
+                    )
+                same = window.px_size == window.out_px
+                try:
+                    data = ds.read(
+                        [1, 2, 3],
+                        window=Window(window.px_x, window.px_y, window.px_size, window.px_size),
+                        out_shape=(3, window.out_px, window.out_px),
+                        resampling=Resampling.nearest if same else Resampling.average,
+                    )
+                except Exception:
+                    ds.close()  # a retry opens the file afresh
+                    entry.dataset = None
+                    raise
+            return np.ascontiguousarray(np.moveaxis(data, 0, -1))
+
+    def close(self) -> None:
+        with self._guard:
+            for entry in self._files.values():
+                with entry.lock:
+                    self._close(entry)
+            self._files.clear()
+
+
+@register_reader("gee")
+class EarthEngineReader(PixelReader):
+    """``ee.data.computePixels`` for the patch's grid in the image's CRS."""
+
+    def __init__(
+        self, project: str | None = None, key_file: str | None = None, ee_module=None, **_options
+    ):
+        from .gee import EarthEngine
+
+        self.client = EarthEngine(project, key_file, ee_module)
+        self.client.initialize()  # missing credentials stop the run here, not once per patch
+
+    def read(self, window: PatchWindow) -> np.ndarray:
+        scale = window.px_size * window.gsd_m / window.out_px
+        return self.client.compute_pixels(
+            window.uri,
+            window.epsg,
+            window.x0 + window.px_x * window.gsd_m,
+            window.y0 - window.px_y * window.gsd_m,
+            scale,
+            window.out_px,
+        )
+
+
+def make_reader(source: str, **options) -> PixelReader:
+    try:
+        factory = READERS[source]
+    except KeyError:
+        raise InputError(
+            f"no pixel reader for image source {source!r} (known: {', '.join(sorted(READERS))}): "
+            "re-ingest the image with `rsteller-db ingest naip`"
+        ) from None
+    return factory(**options)
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary name and rename, so a killed run leaves no half-written JPEG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,233 @@
+"""Footprint sources: where ``ingest naip`` finds images. One class per back end, in a registry.
+
+A source turns its options into a stream of ``ImageRecord`` (usable image), ``Failure`` (an
+input that cannot be used, with the reason) and ``Notice`` (a warning) items. Back ends:
+
+- ``local``: every GeoTIFF/COG under a folder, read with rasterio;
+- ``index``: a footprint file (GeoParquet, GeoJSON, shapefile) read through DuckDB spatial,
+  with columns naming each image and where its raster is;
+- ``gee``: the Earth Engine collection ``USDA/NAIP/DOQQ`` (``imagery/gee.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+
+from ..errors import InputError
+from .rasters import read_raster
+from .records import Failure, ImageRecord, Notice
+
+Item = ImageRecord | Failure | Notice
+RASTER_SUFFIXES = (".tif", ".tiff")
+
+
+class FootprintSource:
+    """Base of the back ends; subclasses set ``name`` and implement ``scan``."""
+
+    name: ClassVar[str]
+
+    @property
+    def label(self) -> str:
+        """Short name recorded in ``_meta.sources.name``."""
+        raise NotImplementedError
+
+    @property
+    def uri(self) -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def from_options(cls, target: str | None, options: dict, settings) -> FootprintSource:
+        """Build the source from the ``ingest naip`` arguments (unused options are ignored)."""
+        raise NotImplementedError
+
+    def count(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """How many inputs ``scan`` will look at, when known up front (for the progress bar)."""
+        return None
+
+    def scan(self, con: duckdb.DuckDBPyConnection) -> Iterator[Item]:
+        raise NotImplementedError
+
+
+SOURCES: dict[str, type[FootprintSource]] = {}
+
+
+def register(cls: type[FootprintSource]) -> type[FootprintSource]:
+    SOURCES[cls.name] = cls
+    return cls
+
+
+def get_source(name: str) -> type[FootprintSource]:
+    from . import gee  # noqa: F401  (registers the Earth Engine back end)
+
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise InputError(
+            f"unknown footprint source {name!r}: use --source {' | '.join(sorted(SOURCES))}"
+        ) from None
+
+
+@register
+class LocalSource(FootprintSource):
+    """Every ``.tif``/``.tiff`` under a folder (or one file)."""
+
+    name = "local"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError(
+                f"{self.path} does not exist: pass a folder of GeoTIFFs to --source local"
+            )
+        if self.path.is_file():
+            self.files = [self.path]
+        else:
+            self.files = sorted(
+                p
+                for p in self.path.rglob("*")
+                if p.is_file() and p.suffix.lower() in RASTER_SUFFIXES
+            )
+        if not self.files:
+            raise InputError(f"no GeoTIFF (.tif/.tiff) under {self.path}: check the folder")
+
+    @classmethod
+    def from_options(cls, target, options, settings) -> LocalSource:
+        if not target:
+            raise InputError(
+                "--source local needs a folder: rsteller-db ingest naip --source local DIR"
+            )
+        return cls(target)
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def uri(self) -> str:
+        return str(self.path.resolve())
+
+    def count(self, con) -> int:
+        return len(self.files)
+
+    def scan(self, con) -> Iterator[Item]:
+        for path in self.files:
+            record, notes = read_raster(path.resolve(), source=self.name)
+            yield from notes
+            yield record
+
+
+_PARQUET = (".parquet", ".geoparquet")
+
+
+@register
+class IndexSource(FootprintSource):
+    """A footprint file: one row per image with its name, raster location and footprint."""
+
+    name = "index"
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name_col: str = "image_name",
+        uri_col: str = "uri",
+        date_col: str | None = None,
+        crs: str = "EPSG:4326",
+    ):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(
+                f"footprint index {self.path} does not exist: check --source index FILE"
+            )
+        self.name_col, self.uri_col, self.date_col, self.crs = name_col, uri_col, date_col, crs
+
+    @classmethod
+    def from_options(cls, target, options, settings) -> IndexSource:
+        if not target:
+            raise InputError(
+                "--source index needs a footprint file: rsteller-db ingest naip --source index FILE"
+            )
+        keys = ("name_col", "uri_col", "date_col", "crs")
+        return cls(target, **{k: options[k] for k in keys if options.get(k) is not None})
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def uri(self) -> str:
+        return str(self.path.resolve())
+
+    def _relation(self) -> str:
+        quoted = str(self.path.resolve()).replace("'", "''")
+        if self.path.suffix.lower() in _PARQUET:
+            return f"read_parquet('{quoted}')"
+        return f"ST_Read('{quoted}')"
+
+    def _rows(self, con) -> list[tuple]:
+        try:
+            described = con.execute(f"DESCRIBE SELECT * FROM {self._relation()}").fetchall()
+        except duckdb.Error as exc:
+            raise InputError(
+                f"cannot read footprint index {self.path}: {str(exc).splitlines()[0]}"
+            ) from exc
+        types = {row[0]: row[1] for row in described}
+        geoms = [c for c, t in types.items() if t.startswith("GEOMETRY")]
+        wanted = {"--name-col": self.name_col, "--uri-col": self.uri_col}
+        if self.date_col:
+            wanted["--date-col"] = self.date_col
+        missing = [f"{opt} {col}" for opt, col in wanted.items() if col not in types]
+        if missing or not geoms:
+            what = ", ".join(missing) if missing else "a geometry column"
+            raise InputError(
+                f"footprint index {self.path} lacks {what} (its columns: {', '.join(types)}): "
+                "map the columns with --name-col, --uri-col, --date-col"
+            )
+
+        def q(col: str) -> str:
+            return '"' + col.replace('"', '""') + '"'
+
+        date_sql = f"TRY_CAST({q(self.date_col)} AS DATE)" if self.date_col else "NULL::DATE"
+        return con.execute(
+            f"SELECT {q(self.name_col)}::VARCHAR, {q(self.uri_col)}::VARCHAR, {date_sql}, "
+            f"ST_AsText({q(geoms[0])}) FROM {self._relation()} ORDER BY 1"
+        ).fetchall()
+
+    def count(self, con) -> int:
+        self._cached = self._rows(con)
+        return len(self._cached)
+
+    def _resolve(self, uri: str) -> str:
+        if "://" in uri or Path(uri).is_absolute():
+            return uri
+        return str((self.path.resolve().parent / uri).resolve())
+
+    def scan(self, con) -> Iterator[Item]:
+        rows = getattr(self, "_cached", None) or self._rows(con)
+        for name, uri, day, wkt in rows:
+            if not name or not uri or not wkt:
+                yield Failure(
+                    f"{self.path} row {name or '?'}", "empty name, raster location or footprint"
+                )
+                continue
+            record, notes = read_raster(
+                self._resolve(uri), source=self.name, name=name, footprint=False
+            )
+            if isinstance(record, ImageRecord):
+                acquired: date | None = day or record.acquired_on
+                record = dataclasses.replace(
+                    record,
+                    footprint_wkt=wkt,
+                    footprint_crs=self.crs,
+                    acquired_on=acquired,
+                    date_from="index" if day else record.date_from,
+                )
+                notes = [n for n in notes if acquired is None]
+            yield from notes
+            yield record

@@ -1,0 +1,269 @@
+"""The HTML preview: patch images with the described OSM element drawn over them.
+
+One self-contained page (images embedded as data URIs, no network): for each sample, the
+patch JPEG with the element's outline as an SVG overlay, the element facts from the request
+payload, and the patch's accepted captions with their annotators.
+
+A *sample* is a Task 1/2 request with an accepted caption and a fetched image; the
+``samples`` relation below (a temporary view) is what ``--where`` conditions are checked
+against. The outline is the element's geometry transformed into the image CRS, clipped to
+the patch and scaled to the JPEG's pixels; when the element is not in the warehouse the
+payload's outline (unit square, origin bottom-left) is drawn instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import shapely
+import shapely.errors
+from PIL import Image
+
+from ..errors import InputError
+from ..progress import QUIET, Reporter
+from ..warehouse import Warehouse
+from .card import BUILT_BY
+from .where import checked_query
+
+NEEDS = ("captions", "caption_requests", "int_patches_gridded", "patch_images", "stg_osm__elements")
+SAMPLES = """
+create or replace temp view samples as
+select r.request_id, r.patch_id, g.image_name, g.col, g.row, r.task, r.element_id,
+       r.prompt_name, e.osm_type, e.osm_id, e.kind as element_kind, e.tags, r.payload,
+       c.caption_id, c.text, c.annotator, c.backend, c.run_id, c.created_at,
+       (select count(*) from captions t3
+         where t3.patch_id = r.patch_id and t3.task = 3 and t3.status = 'accepted') as revisions,
+       i.path as image_path
+from caption_requests r
+join captions c on c.request_id = r.request_id and c.status = 'accepted'
+join int_patches_gridded g on g.patch_id = r.patch_id
+join patch_images i on i.patch_id = r.patch_id and i.status = 'ok'
+left join stg_osm__elements e on e.element_id = r.element_id
+where r.task in (1, 2)
+qualify row_number() over (partition by r.request_id order by c.attempt desc, c.caption_id desc) = 1
+"""
+OUTLINES = """
+select s.request_id, ST_XMin(g.geom_native), ST_YMin(g.geom_native),
+       ST_XMax(g.geom_native), ST_YMax(g.geom_native),
+       ST_AsWKB(ST_Intersection(
+           ST_Transform(e.geom, 'EPSG:4326', 'EPSG:' || g.epsg, always_xy := true),
+           g.geom_native))
+from samples s
+join int_patches_gridded g using (patch_id)
+join stg_osm__elements e on e.element_id = s.element_id
+where list_contains(?, s.request_id)
+"""
+
+
+@dataclass
+class PreviewSample:
+    request_id: str
+    patch_id: int
+    image_name: str
+    task: int
+    element: str
+    image_uri: str
+    width: int
+    height: int
+    shapes: list[tuple[str, str]]  # (svg element kind, path data or circle attributes)
+    facts: list[tuple[str, str]]
+    tags: list[tuple[str, str]]
+    captions: list[tuple[int, str, str]]  # (task, annotator, text)
+
+
+@dataclass
+class PreviewResult:
+    path: Path
+    samples: list[PreviewSample]
+    matched: int
+    skipped: list[str] = field(default_factory=list)
+
+
+def _require(wh: Warehouse) -> None:
+    for name in NEEDS:
+        if not wh.relation_exists(name):
+            raise InputError(f"the preview needs `{name}`, which is not built yet: "
+                             f"run `{BUILT_BY.get(name, 'rsteller-db build')}`")
+
+
+def sample_columns(wh: Warehouse) -> list[str]:
+    """The columns a ``--where`` condition may use."""
+    _require(wh)
+    wh.con.execute(SAMPLES)
+    return [r[0] for r in wh.con.execute("describe samples").fetchall()]
+
+
+def select_samples(wh: Warehouse, *, n: int = 50, task: int | None = None,
+                   where: str | None = None) -> tuple[list[dict], int]:
+    """Up to ``n`` samples (a fixed spread over the patches) and how many matched in all."""
+    if n < 1:
+        raise InputError("--n must be 1 or more")
+    if task not in (None, 1, 2, 3):
+        raise InputError(f"--task must be 1, 2 or 3, got {task}")
+    columns = sample_columns(wh)
+    base = checked_query(wh.con, where, "samples", columns) if where else "SELECT * FROM samples"
+    extra = ""
+    if task in (1, 2):
+        extra = f"where task = {int(task)}"
+    elif task == 3:
+        extra = "where revisions > 0"
+    sql = f"select * from ({base}) as picked {extra}"
+    total = wh.con.execute(f"select count(*) from ({sql})").fetchone()[0]
+    cur = wh.con.execute(f"{sql} order by hash(patch_id), request_id limit {int(n)}")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()], total
+
+
+def _svg_shapes(geom, x0: float, y0: float, x1: float, y1: float, w: int, h: int):
+    """SVG (kind, data) pairs of a geometry in the image CRS, scaled to the JPEG's pixels."""
+    sx, sy = w / (x1 - x0), h / (y1 - y0)
+
+    def pts(coords) -> str:
+        return " L ".join(f"{(x - x0) * sx:.1f} {(y1 - y) * sy:.1f}" for x, y, *_ in coords)
+
+    out = []
+    for part in getattr(geom, "geoms", [geom]):
+        if part.is_empty:
+            continue
+        if part.geom_type == "Polygon":
+            rings = [part.exterior, *part.interiors]
+            out.append(("area", " ".join(f"M {pts(r.coords)} Z" for r in rings)))
+        elif part.geom_type in ("LineString", "LinearRing"):
+            out.append(("line", f"M {pts(part.coords)}"))
+        elif part.geom_type == "Point":
+            out.append(("point", f"{(part.x - x0) * sx:.1f} {(y1 - part.y) * sy:.1f}"))
+        else:
+            out.extend(_svg_shapes(part, x0, y0, x1, y1, w, h))
+    return out
+
+
+def _payload_shapes(geometry: dict, w: int, h: int):
+    """The payload's own outline (unit square, origin bottom-left): WKT text or a point list."""
+    outline = geometry.get("outline")
+    try:
+        if isinstance(outline, str):
+            geom = shapely.from_wkt(outline)
+        elif isinstance(outline, list) and len(outline) > 1:
+            coords = [(float(p[0]), float(p[1])) for p in outline]
+            closed = geometry.get("kind") == "area" and len(coords) > 2
+            geom = shapely.Polygon(coords) if closed else shapely.LineString(coords)
+        else:
+            return []
+    except (shapely.errors.ShapelyError, TypeError, ValueError, IndexError):
+        return []
+    return _svg_shapes(geom, 0.0, 0.0, 1.0, 1.0, w, h)
+
+
+def payload_facts(payload: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(facts, tags) to show: the geometry facts and the element's name and tags.
+
+    Reads the caption_requests payload (``element.tags`` as a list of key/value objects,
+    ``element.name``, ``geometry``); a flat payload with a ``tags`` object also works.
+    """
+    element = payload.get("element") if isinstance(payload.get("element"), dict) else {}
+    geometry = payload.get("geometry") if isinstance(payload.get("geometry"), dict) else payload
+    raw = element.get("tags", payload.get("tags"))
+    if isinstance(raw, dict):
+        tags = [(str(k), _fact(v)) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        tags = [(str(t.get("key")), _fact(t.get("value"))) for t in raw if isinstance(t, dict)]
+    else:
+        tags = []
+    if element.get("name"):
+        tags.append(("name", str(element["name"])))
+    skip = {"outline", "tags", "element", "patch", "task"}
+    facts = [(k, _fact(v)) for k, v in geometry.items() if k not in skip]
+    return facts, sorted(tags)
+
+
+def _fact(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return ", ".join(_fact(v) for v in value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _load_image(path: Path) -> tuple[str, int, int]:
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as img:
+        img.verify()
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+        mime = Image.MIME.get(img.format or "JPEG", "image/jpeg")
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}", width, height
+
+
+def build_samples(wh: Warehouse, rows: list[dict], reporter: Reporter = QUIET):
+    ids = [r["request_id"] for r in rows]
+    outlines = {r[0]: r[1:] for r in wh.con.execute(OUTLINES, [ids]).fetchall()}
+    captions: dict[int, list[tuple[int, str, str]]] = {}
+    for pid, task, annotator, text in wh.con.execute(
+            "select patch_id, task, annotator, text from captions where status = 'accepted' "
+            "and list_contains(?, patch_id) order by patch_id, task, caption_id",
+            [[r["patch_id"] for r in rows]]).fetchall():
+        captions.setdefault(pid, []).append((task, annotator, text))
+    samples, skipped = [], []
+    for row in reporter.track(rows, "embedding patch images"):
+        path = wh.data_dir / (row["image_path"] or "(no path recorded)")
+        try:
+            uri, width, height = _load_image(path)
+        except (OSError, ValueError) as exc:  # missing, unreadable or not an image
+            skipped.append(f"{row['request_id']}: {path} ({exc.__class__.__name__})")
+            continue
+        payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
+        payload = payload or {}
+        shapes = []
+        if row["request_id"] in outlines and outlines[row["request_id"]][4] is not None:
+            *bounds, wkb = outlines[row["request_id"]]
+            shapes = _svg_shapes(shapely.from_wkb(wkb), *bounds, width, height)
+        facts, tags = payload_facts(payload)
+        if not shapes:
+            geometry = payload.get("geometry")
+            geometry = geometry if isinstance(geometry, dict) else payload
+            shapes = _payload_shapes(geometry, width, height)
+        if not tags and row["tags"]:
+            tags = sorted((str(k), str(v)) for k, v in row["tags"].items())
+        element = (f"{row['osm_type']} {row['osm_id']}" if row.get("osm_type")
+                   else f"element {row['element_id']}")
+        samples.append(PreviewSample(
+            request_id=row["request_id"], patch_id=row["patch_id"], image_name=row["image_name"],
+            task=row["task"], element=element, image_uri=uri, width=width, height=height,
+            shapes=shapes, facts=facts, tags=tags,
+            captions=captions.get(row["patch_id"], [])))
+    return samples, skipped
+
+
+def render_preview(samples: list[PreviewSample], *, title: str, query: str, matched: int) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("preview.html.j2").render(
+        samples=samples, title=title, query=query, matched=matched)
+
+
+def write_preview(wh: Warehouse, out: str | Path = "preview.html", *, n: int = 50,
+                  task: int | None = None, where: str | None = None,
+                  reporter: Reporter = QUIET) -> PreviewResult:
+    """Select samples, embed their images and outlines, and write one HTML page."""
+    out = Path(out)
+    if out.is_dir():
+        raise InputError(f"{out} is a folder: pass --out a file name such as preview.html")
+    reporter.step("selecting samples")
+    rows, matched = select_samples(wh, n=n, task=task, where=where)
+    samples, skipped = build_samples(wh, rows, reporter)
+    for line in skipped:
+        reporter.warn(f"image missing or unreadable, sample left out: {line}")
+    described = " and ".join(x for x in (f"task {task}" if task else "", where or "") if x)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_preview(samples, title=f"{wh.path.name}: {len(samples)} samples",
+                                  query=described or "all samples", matched=matched))
+    return PreviewResult(out, samples, matched, skipped)

@@ -1,0 +1,72 @@
+-- kind: table
+-- grain: patch_id, element_id
+-- Every patch with every OSM element that intersects it, clipped to the patch square in the
+-- image's own UTM CRS. The pairing is DuckDB spatial's join on the EPSG:4326 footprints
+-- (bounding-box prefilter); each element is projected once per image CRS it is needed in,
+-- then clipped. geom_unit maps the patch square to the unit square, origin bottom-left.
+-- The patch square is axis-aligned in its CRS, so an element lies inside it exactly when its
+-- bounding box does: only elements that cross the edge are clipped, and an area that covers
+-- the whole patch clips to the patch square without an overlay.
+-- is_clipped: the element extends beyond the view by more than 5 cm (a round trip through
+-- EPSG:4326 moves an edge shared with the patch by far less).
+with pairs as (
+    select p.patch_id, p.epsg, e.element_id
+    from int_patches_gridded as p
+    join int_elements_validated as e
+      on ST_Intersects(p.geom, e.geom)
+),
+projected as (
+    select
+        x.element_id, x.epsg, e.kind, e.tags,
+        ST_Transform(e.geom, 'EPSG:4326', 'EPSG:' || x.epsg, always_xy := true) as geom_native
+    from (select distinct element_id, epsg from pairs) as x
+    join int_elements_validated as e using (element_id)
+),
+boxed as materialized (
+    select
+        *,
+        ST_XMin(geom_native) as ex0, ST_YMin(geom_native) as ey0,
+        ST_XMax(geom_native) as ex1, ST_YMax(geom_native) as ey1
+    from projected
+),
+frames as (
+    select
+        patch_id, geom_native,
+        ST_XMin(geom_native) as x0,
+        ST_YMin(geom_native) as y0,
+        ST_XMax(geom_native) as x1,
+        ST_YMax(geom_native) as y1,
+        ST_XMax(geom_native) - ST_XMin(geom_native) as side_m
+    from int_patches_gridded
+),
+flagged as (
+    select
+        pr.patch_id, pr.element_id, j.kind, j.tags, f.side_m, f.x0, f.y0,
+        f.geom_native as frame, j.geom_native as element,
+        not (j.ex0 >= f.x0 and j.ex1 <= f.x1 and j.ey0 >= f.y0 and j.ey1 <= f.y1) as crosses_edge,
+        not (j.ex0 >= f.x0 - 0.05 and j.ex1 <= f.x1 + 0.05
+             and j.ey0 >= f.y0 - 0.05 and j.ey1 <= f.y1 + 0.05) as is_clipped
+    from pairs as pr
+    join boxed as j using (element_id, epsg)
+    join frames as f using (patch_id)
+),
+clipped as (
+    select
+        patch_id, element_id, kind, tags, is_clipped, side_m, x0, y0,
+        case
+            when not crosses_edge then element
+            when kind = 'point' then element
+            when kind = 'area' and ST_Covers(element, frame) then frame
+            when kind = 'area' then ST_CollectionExtract(ST_Intersection(element, frame), 3)
+            else ST_CollectionExtract(ST_Intersection(element, frame), 2)
+        end as geom_native
+    from flagged
+    -- cheap predicates first: an element that only touches the patch edge clips to nothing
+    where not crosses_edge
+       or (ST_Intersects(element, frame) and (kind = 'point' or not ST_Touches(element, frame)))
+)
+select
+    patch_id, element_id, kind, tags, is_clipped, side_m,
+    geom_native,
+    ST_TransScale(geom_native, -x0, -y0, 1.0 / side_m, 1.0 / side_m) as geom_unit
+from clipped

@@ -1,0 +1,24 @@
+-- kind: table
+-- grain: patch_id, element_id
+-- The elements a patch's caption may be about: areas with area_norm above min_area_norm
+-- (task 1) and lines with length_norm above min_length_norm that still carry tags
+-- (task 2), each ranked within its patch and task by size; only the top_k are kept.
+with options as (
+    select patch_id, element_id, 1 as task, area_m2 as size
+    from int_patch_areas_described
+    where area_norm > setting('min_area_norm')::double
+    union all
+    select patch_id, element_id, 2 as task, length_m as size
+    from int_patch_lines_described
+    where length_norm > setting('min_length_norm')::double
+      and cardinality(tags) > 0
+),
+ranked as (
+    select
+        *,
+        row_number() over (partition by patch_id, task order by size desc, element_id) as size_rank
+    from options
+)
+select patch_id, element_id, task, size, size_rank
+from ranked
+where size_rank <= setting('top_k')::integer

@@ -1,0 +1,31 @@
+-- kind: view
+-- grain: request_id
+-- Task 3 revision requests, live over `captions`: for every patch whose Task 1/2 caption was
+-- accepted, k = 1 .. setting('revisions_per_patch') requests '{patch_id}-t3-{k}'. The payload
+-- carries the caption to rewrite and `examples_key`, a number drawn from (seed, patch_id, k)
+-- with which prompts/task3_revision.j2 picks its five revision examples.
+with accepted as (
+    select c.patch_id, c.task, c.caption_id, c.text, r.element_id
+    from captions c
+    join caption_requests r using (request_id)
+    where c.status = 'accepted' and c.task in (1, 2)
+    qualify row_number() over (partition by c.patch_id order by c.task, c.caption_id) = 1
+),
+revisions as (
+    select unnest(range(1, coalesce(setting('revisions_per_patch'), '1')::INTEGER + 1)) as k
+)
+select
+    a.patch_id || '-t3-' || v.k as request_id,
+    a.patch_id,
+    3 as task,
+    a.element_id,
+    'task3_revision' as prompt_name,
+    json_object(
+        'caption', a.text,
+        'source_caption_id', a.caption_id,
+        'source_task', a.task,
+        'revision', v.k,
+        'examples_key', ('0x' || left(md5(concat_ws(':', coalesce(setting('seed'), '42'), a.patch_id, v.k)), 7))::BIGINT
+    ) as payload
+from accepted a
+cross join revisions v

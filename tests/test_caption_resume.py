@@ -1,0 +1,110 @@
+"""A caption run in another process: `rsteller-db query` works beside it, and after SIGKILL
+the next run captions only what is missing, every request exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from _caption_data import make_warehouse, write_prompts
+from _llm_servers import echo_server  # noqa: F401 (fixture)
+
+from rsteller_db.caption import CaptionOptions, run_captions
+from rsteller_db.paths import PROJECT_ROOT
+
+N = 160
+
+
+def _count(path: Path) -> int | None:
+    """Committed captions, or None while the writer holds the file."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return con.execute("select count(*) from captions").fetchone()[0]
+    except duckdb.Error:
+        return None
+
+
+def _query_beside_the_run(cli, path: Path):
+    """`rsteller-db query` while the run goes on; a commit in progress may make one try wait."""
+    for _ in range(20):
+        out = cli("-w", str(path), "query", "select count(*) as n from captions", "--format", "csv")
+        if out.exit_code == 0:
+            return out
+        assert "is locked by another process" in out.output
+        time.sleep(0.1)
+    raise AssertionError(f"query never got through: {out.output}")
+
+
+def test_concurrent_query_then_sigkill_then_resume_captions_each_request_once(
+    cli,
+    tmp_path,
+    echo_server,  # noqa: F811
+):
+    path = make_warehouse(tmp_path / "w.duckdb", N, revisions=False)
+    prompts = write_prompts(tmp_path / "prompts")
+    echo_server.delay_s = 0.1  # 160 requests at concurrency 2: about 8 s of work
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "rsteller_db",
+        "-q",
+        "-w",
+        str(path),
+        "caption",
+        "--backend",
+        "openai",
+        "--url",
+        echo_server.url,
+        "--tasks",
+        "1,2",
+        "--concurrency",
+        "2",
+        "--prompts",
+        str(prompts),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while (_count(path) or 0) < 20:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run committed nothing in 120 s"
+            time.sleep(0.1)
+        out = _query_beside_the_run(cli, path)
+        assert proc.poll() is None  # the query ran while the caption run was still going
+        assert 20 <= int(out.output.splitlines()[1]) < N
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    done_before = _count(path)
+    assert 20 <= done_before < N
+
+    summary = run_captions(
+        path,
+        CaptionOptions(
+            backend="openai",
+            urls=(echo_server.url,),
+            tasks=(1, 2),
+            concurrency=4,
+            prompts_dir=prompts,
+        ),
+    )
+    assert summary.requests == N - done_before and summary.failed == 0
+    with duckdb.connect(str(path), read_only=True) as con:
+        per_request = con.execute(
+            "select count(*), count(distinct request_id), min(n), max(n), bool_and(all_ok) from ("
+            " select request_id, count(*) as n, bool_and(status = 'accepted') as all_ok"
+            " from captions group by request_id)"
+        ).fetchone()
+        runs = con.execute("select status from _meta.caption_runs order by started_at").fetchall()
+    assert per_request == (N, N, 1, 1, True)
+    assert runs == [("running",), ("finished",)]  # the killed run never closed its record
