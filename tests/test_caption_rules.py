@@ -154,6 +154,11 @@ CASES = [
     ),
     (
         1,
+        "This is a factual image from the map showing a residential area in the corner.",
+        "meta_talk",
+    ),
+    (
+        1,
         "A dense forest fills the upper left part of this aerial view, its canopy covering",
         "unfinished",
     ),

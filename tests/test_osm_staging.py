@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from osm_support import OsmWarehouse, PbfBuilder, square
 
 from rsteller_db.osm import ingest_osm
+from rsteller_db.paths import SQL_DIR
 
 LAKE, SPLIT, TWO, OPEN, MISSING_WAY, NESTED, COUNTY = 1, 2, 3, 4, 5, 6, 9
 
@@ -200,7 +199,7 @@ def test_empty_warehouse_builds_empty_tables(tmp_path):
         w.close()
 
 
-AUDITS = sorted((Path(__file__).parent / "osm_audits").glob("*.sql"))
+AUDITS = sorted((SQL_DIR / "audits").glob("stg_osm__*.sql"))
 
 
 @pytest.mark.parametrize("audit", AUDITS, ids=[a.stem for a in AUDITS])

@@ -109,9 +109,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     "--prompts",
     "prompts_dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
-    default=PROMPTS_DIR,
-    show_default=True,
-    help="Folder of the prompt templates.",
+    help="Folder of the prompt templates [default: prompts/ of the project].",
 )
 @format_option()
 @click.pass_context
@@ -131,7 +129,7 @@ def caption(
     timeout_s: float,
     retries: int,
     chat_format: str,
-    prompts_dir: Path,
+    prompts_dir: Path | None,
     fmt: str,
 ) -> None:
     """Caption the pending requests (Task 1/2, then Task 3 revisions) into the captions table.
@@ -164,7 +162,7 @@ def caption(
         retries=retries,
         chat_format=chat_format,
         sampling=Sampling(temperature, top_p, max_tokens),
-        prompts_dir=prompts_dir,
+        prompts_dir=prompts_dir or PROMPTS_DIR,
     )
     summary = run_captions(app.path, options, settings=app.settings, reporter=app.reporter)
     emit(["item", "value"], summary.rows(), fmt)

@@ -36,7 +36,7 @@ located as (
     -- list() without ORDER BY and a list_sort afterwards: much cheaper than an ordered
     -- aggregate, and seq comes first in the struct so the sort restores the way's order.
     -- Its states cannot spill (DuckDB 1.5): this stage needs memory in proportion to the
-    -- way-node references, about 1.5 GB for 12 M
+    -- way-node references, about 2 GB for 12 M (docs/osm.md)
     select
         wn.way_id,
         list({'seq': wn.seq, 'x': n.lon, 'y': n.lat}) filter (where n.id is not null) as pts,
