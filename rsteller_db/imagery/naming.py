@@ -6,8 +6,9 @@ quad inside the block (01), quarter (ne), UTM zone (18, NAD83), resolution in ce
 (``..._20221108_20230105``); it is ignored.
 
 ``patch_id`` is computed here and, identically, in ``sql/intermediate/10_int_patches_gridded.sql``:
-the first 15 hex digits (60 bits) of the MD5 of ``'{image_name}:{px_x}:{px_y}:{px_size}'``, read
-as an unsigned integer. MD5 is fixed by RFC 1321, so the id does not depend on the DuckDB or
+the first 13 hex digits (52 bits) of the MD5 of ``'{image_name}:{px_x}:{px_y}:{px_size}'``, read
+as an unsigned integer. 52 bits keep the id exact in JSON readers that hold numbers as doubles
+(JavaScript), since the id travels in every shard's JSON. MD5 is fixed by RFC 1321, so the id does not depend on the DuckDB or
 Python version, on the order images were ingested, or on the grid stride: the same window of the
 same image always has the same id.
 """
@@ -62,13 +63,17 @@ def parse_naip_name(name: str) -> NaipName | None:
     )
 
 
+def _md5_bits(text: str, hex_digits: int) -> int:
+    return int(hashlib.md5(text.encode()).hexdigest()[:hex_digits], 16)
+
+
 def _md5_60(text: str) -> int:
-    return int(hashlib.md5(text.encode()).hexdigest()[:15], 16)
+    return _md5_bits(text, 15)
 
 
 def patch_id(image_name: str, px_x: int, px_y: int, px_size: int) -> int:
     """The stable BIGINT key of a patch window (see the module docstring)."""
-    return _md5_60(f"{image_name}:{px_x}:{px_y}:{px_size}")
+    return _md5_bits(f"{image_name}:{px_x}:{px_y}:{px_size}", 13)
 
 
 def drop_draw(seed: int | str, patch: int) -> float:

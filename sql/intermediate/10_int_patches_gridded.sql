@@ -5,7 +5,7 @@
 -- stride of px_size * sample_interval; kept when inside the valid-data footprint and not
 -- dropped by the seeded draw. Where windows of two images overlap on the ground, the one
 -- whose centre lies nearer its own image's footprint centre is kept (ties: smaller image_name).
--- patch_id: first 15 hex digits of md5('{image_name}:{px_x}:{px_y}:{px_size}'), as in
+-- patch_id: first 13 hex digits (52 bits, exact in JSON doubles) of md5('{image_name}:{px_x}:{px_y}:{px_size}'), as in
 -- rsteller_db.imagery.naming.patch_id.
 with params as (
     select
@@ -70,7 +70,7 @@ placed as (
 
 keyed as (
     select
-        ('0x' || left(md5(image_name || ':' || px_x || ':' || px_y || ':' || px_size), 15))::bigint
+        ('0x' || left(md5(image_name || ':' || px_x || ':' || px_y || ':' || px_size), 13))::bigint
             as patch_id,
         *
     from placed
