@@ -1,2 +1,3 @@
 from rsteller_db.cli import main
+
 main()

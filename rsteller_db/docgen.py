@@ -8,8 +8,9 @@ from .cli import main
 
 
 def _walk(cmd: click.Command, name: str, parent: click.Context | None):
-    ctx = click.Context(cmd, info_name=name, parent=parent, terminal_width=100,
-                        help_option_names=["-h", "--help"])
+    ctx = click.Context(
+        cmd, info_name=name, parent=parent, terminal_width=100, help_option_names=["-h", "--help"]
+    )
     yield ctx
     if isinstance(cmd, click.Group):
         for sub in sorted(cmd.commands):

@@ -27,7 +27,9 @@ class StageError(RstellerError):
 class AuditError(StageError):
     """An audit query returned offending rows; the build stopped."""
 
-    def __init__(self, message: str, rows: list[tuple] | None = None, columns: list[str] | None = None):
+    def __init__(
+        self, message: str, rows: list[tuple] | None = None, columns: list[str] | None = None
+    ):
         super().__init__(message)
         self.rows = rows or []
         self.columns = columns or []

@@ -55,9 +55,15 @@ class Reporter:
             TimeRemainingColumn,
         )
 
-        columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                   MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                   TextColumn("{task.fields[extra]}")]
+        columns = [
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[extra]}"),
+        ]
         with Progress(*columns, console=self._console, transient=False) as prog:
             task = prog.add_task(description, total=total, extra="")
             yield BarHandle(prog, task)

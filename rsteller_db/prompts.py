@@ -68,5 +68,7 @@ def render_prompt(name: str, payload: dict, folder: Path = PROMPTS_DIR) -> Rende
     except jinja2.TemplateNotFound as exc:
         raise RstellerError(f"no prompt template {name!r} in {folder}") from exc
     except jinja2.UndefinedError as exc:
-        raise RstellerError(f"prompt {name!r}: the payload lacks a value the template uses: {exc}") from exc
+        raise RstellerError(
+            f"prompt {name!r}: the payload lacks a value the template uses: {exc}"
+        ) from exc
     return RenderedPrompt(name, template_hash(name, folder), text)

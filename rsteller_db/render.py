@@ -31,8 +31,9 @@ def _cell(value) -> str:
     return str(value)
 
 
-def render(columns: Sequence[str], rows: Sequence[Sequence], fmt: str = "table",
-           title: str | None = None) -> str:
+def render(
+    columns: Sequence[str], rows: Sequence[Sequence], fmt: str = "table", title: str | None = None
+) -> str:
     """The rows as text in the chosen format (no trailing newline for ``table``)."""
     if fmt == "csv":
         buf = io.StringIO()

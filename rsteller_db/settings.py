@@ -33,16 +33,26 @@ SETTINGS: tuple[Setting, ...] = (
     # grid
     Setting("patch_size_px", 448, "patch side in output pixels"),
     Setting("gsd_m", 0.6, "ground sample distance of the output patches, metres per pixel"),
-    Setting("sample_interval", 2, "stride between patch origins, in patches (2 leaves a one-patch gap)"),
+    Setting(
+        "sample_interval", 2, "stride between patch origins, in patches (2 leaves a one-patch gap)"
+    ),
     Setting("drop_fraction", 0.0, "fraction of grid patches dropped at random (seeded)"),
     Setting("seed", 42, "seed of every random choice (grid drop, task and element selection)"),
     # selection
-    Setting("min_elements", 2, "a patch is a candidate when it holds at least this many OSM elements"),
-    Setting("area_task_weight", 0.6, "probability of Task 1 (area) when a patch has both areas and lines"),
+    Setting(
+        "min_elements", 2, "a patch is a candidate when it holds at least this many OSM elements"
+    ),
+    Setting(
+        "area_task_weight",
+        0.6,
+        "probability of Task 1 (area) when a patch has both areas and lines",
+    ),
     Setting("min_area_norm", 0.05, "an area element needs at least this share of the patch"),
     Setting("min_length_norm", 0.3, "a line element needs at least this length / patch side"),
     Setting("top_k", 3, "the element is drawn among the k largest (areas) or longest (lines)"),
-    Setting("revisions_per_patch", 1, "Task 3 revisions requested per accepted Task 1/2 caption (1-4)"),
+    Setting(
+        "revisions_per_patch", 1, "Task 3 revisions requested per accepted Task 1/2 caption (1-4)"
+    ),
     Setting("tag_value_max_chars", 120, "OSM tag values longer than this are cut before prompting"),
     # engine
     Setting("threads", 0, "DuckDB threads (0: all cores)"),
@@ -77,7 +87,9 @@ def _validate(values: dict[str, Any]) -> None:
     ]
     for key, ok, why in checks:
         if not ok:
-            raise SettingsError(f"setting {key!r} {why}, got {values[key]!r}: fix it in rsteller.toml")
+            raise SettingsError(
+                f"setting {key!r} {why}, got {values[key]!r}: fix it in rsteller.toml"
+            )
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,13 @@ class Settings:
     def rows(self) -> list[tuple[str, str, str, str, str]]:
         """(key, value, default, source, description) for each setting, in declared order."""
         return [
-            (s.key, json.dumps(self.values[s.key]), json.dumps(s.default), self.sources[s.key], s.help)
+            (
+                s.key,
+                json.dumps(self.values[s.key]),
+                json.dumps(s.default),
+                self.sources[s.key],
+                s.help,
+            )
             for s in SETTINGS
         ]
 
@@ -112,7 +130,9 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
-def load_settings(config: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+def load_settings(
+    config: str | os.PathLike | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
     """Defaults, then the TOML file (top-level keys or a ``[settings]`` table), then overrides."""
     values = {s.key: s.default for s in SETTINGS}
     sources = {s.key: "default" for s in SETTINGS}

@@ -68,7 +68,8 @@ def _relation_name(path: Path) -> str:
     match = _NAME.match(path.stem)
     if not match:
         raise StageError(
-            f"{path}: a stage file is named [NN_]<relation>.sql with a lower-case snake_case relation"
+            f"{path}: a stage file is named [NN_]<relation>.sql "
+            "with a lower-case snake_case relation"
         )
     return match.group(1)
 
@@ -95,11 +96,18 @@ def _load_stage(path: Path, layer: str, audits: dict[str, list[Audit]]) -> Stage
         raise StageError(f"{path}: the header needs '-- kind: table' or '-- kind: view'")
     statements = duckdb.extract_statements(text)
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise StageError(f"{path}: a stage holds exactly one SELECT statement (the runner writes CREATE)")
+        raise StageError(
+            f"{path}: a stage holds exactly one SELECT statement (the runner writes CREATE)"
+        )
     name = _relation_name(path)
     return Stage(
-        name=name, layer=layer, path=path, kind=kind, grain=header.get("grain"),
-        sql=text.strip().rstrip(";"), refresh_always=header.get("refresh") == "always",
+        name=name,
+        layer=layer,
+        path=path,
+        kind=kind,
+        grain=header.get("grain"),
+        sql=text.strip().rstrip(";"),
+        refresh_always=header.get("refresh") == "always",
         audits=tuple(audits.get(name, ())),
     )
 
@@ -111,7 +119,12 @@ def _discover_audits(sql_dir: Path) -> dict[str, list[Audit]]:
         if not sep:
             raise StageError(f"{path}: an audit is named <relation>__<check>.sql")
         found.setdefault(relation, []).append(
-            Audit(name=path.stem, relation=relation, path=path, sql=path.read_text().strip().rstrip(";"))
+            Audit(
+                name=path.stem,
+                relation=relation,
+                path=path,
+                sql=path.read_text().strip().rstrip(";"),
+            )
         )
     return found
 
@@ -122,8 +135,17 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Stage]:
     stages: list[Stage] = []
     for path in sorted((sql_dir / "seeds").glob("*.csv")):
         name = _relation_name(path)
-        stages.append(Stage(name=name, layer="seeds", path=path, kind="seed", grain=None,
-                            sql=path.read_text(), audits=tuple(audits.get(name, ()))))
+        stages.append(
+            Stage(
+                name=name,
+                layer="seeds",
+                path=path,
+                kind="seed",
+                grain=None,
+                sql=path.read_text(),
+                audits=tuple(audits.get(name, ())),
+            )
+        )
     for layer in LAYERS:
         for path in sorted((sql_dir / layer).glob("*.sql")):
             stages.append(_load_stage(path, layer, audits))
@@ -134,12 +156,15 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Stage]:
     known = set(names)
     for relation, items in audits.items():
         if relation not in known:
-            raise StageError(f"{items[0].path}: audits relation {relation!r}, which no stage builds")
+            raise StageError(
+                f"{items[0].path}: audits relation {relation!r}, which no stage builds"
+            )
     return stages
 
 
-def select(stages: list[Stage], only: Iterable[str] = (), start: str | None = None,
-           stop: str | None = None) -> list[Stage]:
+def select(
+    stages: list[Stage], only: Iterable[str] = (), start: str | None = None, stop: str | None = None
+) -> list[Stage]:
     """The stages to run: ``only`` names, or the range ``start``..``stop`` (inclusive)."""
     names = [s.name for s in stages]
     for name in [*only, start, stop]:
@@ -152,7 +177,7 @@ def select(stages: list[Stage], only: Iterable[str] = (), start: str | None = No
     hi = names.index(stop) if stop else len(names) - 1
     if lo > hi:
         raise StageError(f"--from {start} comes after --to {stop} in the build order")
-    return stages[lo:hi + 1]
+    return stages[lo : hi + 1]
 
 
 @dataclass
@@ -183,7 +208,8 @@ def _inputs_fingerprint(wh: Warehouse) -> str:
 
 def _last_fingerprint(wh: Warehouse, stage: str) -> str | None:
     row = wh.con.execute(
-        "SELECT fingerprint FROM _meta.stage_runs WHERE stage = ? AND status IN ('built', 'skipped') "
+        "SELECT fingerprint FROM _meta.stage_runs "
+        "WHERE stage = ? AND status IN ('built', 'skipped') "
         "ORDER BY run_id DESC LIMIT 1",
         [stage],
     ).fetchone()
@@ -193,8 +219,10 @@ def _last_fingerprint(wh: Warehouse, stage: str) -> str | None:
 def _create_sql(stage: Stage) -> str:
     if stage.kind == "seed":
         path = str(stage.path.resolve()).replace("'", "''")
-        return (f"CREATE OR REPLACE TABLE {stage.name} AS "
-                f"SELECT * FROM read_csv('{path}', header = true, auto_detect = true)")
+        return (
+            f"CREATE OR REPLACE TABLE {stage.name} AS "
+            f"SELECT * FROM read_csv('{path}', header = true, auto_detect = true)"
+        )
     return f"CREATE OR REPLACE {stage.kind.upper()} {stage.name} AS\n{stage.sql}"
 
 
@@ -210,17 +238,39 @@ def _run_audits(wh: Warehouse, stage: Stage) -> None:
             raise AuditError(
                 f"audit {audit.name} failed after stage {stage.name}: it returned offending rows "
                 f"(first {min(len(rows), AUDIT_SAMPLE_ROWS)} shown); the stage was rolled back",
-                rows[:AUDIT_SAMPLE_ROWS], columns,
+                rows[:AUDIT_SAMPLE_ROWS],
+                columns,
             )
 
 
-def _record(wh: Warehouse, build_id: str, stage: Stage, fingerprint: str, status: str,
-            rows: int | None, started: datetime, seconds: float, message: str | None = None) -> None:
+def _record(
+    wh: Warehouse,
+    build_id: str,
+    stage: Stage,
+    fingerprint: str,
+    status: str,
+    rows: int | None,
+    started: datetime,
+    seconds: float,
+    message: str | None = None,
+) -> None:
     wh.con.execute(
-        "INSERT INTO _meta.stage_runs (build_id, stage, layer, kind, sql_hash, fingerprint, status, "
+        "INSERT INTO _meta.stage_runs (build_id, stage, layer, kind, sql_hash, fingerprint, "
+        "status, "
         "row_count, started_at, duration_s, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [build_id, stage.name, stage.layer, stage.kind, stage.sql_hash, fingerprint, status, rows,
-         started, seconds, message],
+        [
+            build_id,
+            stage.name,
+            stage.layer,
+            stage.kind,
+            stage.sql_hash,
+            fingerprint,
+            status,
+            rows,
+            started,
+            seconds,
+            message,
+        ],
     )
 
 
@@ -238,20 +288,45 @@ def run_stage(wh: Warehouse, stage: Stage, fingerprint: str, build_id: str) -> S
         wh.con.execute("COMMIT")
     except AuditError:
         wh.con.execute("ROLLBACK")
-        _record(wh, build_id, stage, fingerprint, "failed", None, started,
-                time.perf_counter() - t0, "audit failed")
+        _record(
+            wh,
+            build_id,
+            stage,
+            fingerprint,
+            "failed",
+            None,
+            started,
+            time.perf_counter() - t0,
+            "audit failed",
+        )
         raise
     except duckdb.Error as exc:
         wh.con.execute("ROLLBACK")
-        _record(wh, build_id, stage, fingerprint, "failed", None, started,
-                time.perf_counter() - t0, str(exc)[:2000])
+        _record(
+            wh,
+            build_id,
+            stage,
+            fingerprint,
+            "failed",
+            None,
+            started,
+            time.perf_counter() - t0,
+            str(exc)[:2000],
+        )
         raise StageError(f"stage {stage.name} ({stage.path}) failed: {exc}") from exc
     return StageResult(stage.name, "built", rows, seconds)
 
 
-def build(wh: Warehouse, *, only: Iterable[str] = (), start: str | None = None,
-          stop: str | None = None, force: bool = False, sql_dir: Path = SQL_DIR,
-          on_stage: Callable[[Stage, StageResult], None] | None = None) -> BuildResult:
+def build(
+    wh: Warehouse,
+    *,
+    only: Iterable[str] = (),
+    start: str | None = None,
+    stop: str | None = None,
+    force: bool = False,
+    sql_dir: Path = SQL_DIR,
+    on_stage: Callable[[Stage, StageResult], None] | None = None,
+) -> BuildResult:
     """Build the selected stages in order; skip those whose inputs did not change.
 
     A stage's fingerprint chains the settings, the ingested sources and the SQL of every
@@ -267,7 +342,8 @@ def build(wh: Warehouse, *, only: Iterable[str] = (), start: str | None = None,
         if stage.name not in chosen:
             continue
         fresh = (
-            not force and not stage.refresh_always
+            not force
+            and not stage.refresh_always
             and _last_fingerprint(wh, stage.name) == fingerprint
             and wh.relation_exists(stage.name)
         )
@@ -289,7 +365,8 @@ def stage_status(wh: Warehouse, sql_dir: Path = SQL_DIR) -> list[tuple]:
         row[0]: row[1:]
         for row in wh.con.execute(
             "SELECT stage, started_at, row_count, duration_s, sql_hash FROM _meta.stage_runs "
-            "WHERE status = 'built' QUALIFY row_number() OVER (PARTITION BY stage ORDER BY run_id DESC) = 1"
+            "WHERE status = 'built' "
+            "QUALIFY row_number() OVER (PARTITION BY stage ORDER BY run_id DESC) = 1"
         ).fetchall()
     }
     out = []

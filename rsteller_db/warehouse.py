@@ -85,8 +85,14 @@ class Warehouse:
     tables, and records the resolved settings.
     """
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False,
-                 settings: Settings | None = None, create: bool = True):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        read_only: bool = False,
+        settings: Settings | None = None,
+        create: bool = True,
+    ):
         self.path = Path(path)
         self.read_only = read_only
         self.settings = settings or load_settings()
@@ -99,7 +105,9 @@ class Warehouse:
         if not self.path.exists() and (read_only or not create):
             raise WarehouseError(f"no warehouse at {self.path}: run `rsteller-db init` first")
         if self.path.exists() and not self.path.is_file():
-            raise WarehouseError(f"{self.path} is not a file: pass --warehouse PATH to a .duckdb file")
+            raise WarehouseError(
+                f"{self.path} is not a file: pass --warehouse PATH to a .duckdb file"
+            )
         if not read_only and not self.path.exists() and not os.access(folder, os.W_OK):
             raise WarehouseError(
                 f"cannot write the warehouse {self.path}: its folder is read-only; "

@@ -18,12 +18,14 @@ from rsteller_db.cli import main
 def test_init_then_query_formats(cli, tmp_path: Path):
     result = cli("-w", "w.duckdb", "init")
     assert result.exit_code == 0, result.output
-    assert result.output == f"warehouse ready: w.duckdb\n"
+    assert result.output == "warehouse ready: w.duckdb\n"
     sql = "select 1 as n, 'a,b' as s, map{'k': 'v'} as tags, ST_Point(1, 2) as geom"
     out = cli("-w", "w.duckdb", "query", sql, "--format", "csv")
     assert out.output == 'n,s,tags,geom\n1,"a,b","{""k"": ""v""}",POINT (1 2)\n'
     out = cli("-w", "w.duckdb", "query", sql, "--format", "json")
-    assert json.loads(out.output) == [{"n": 1, "s": "a,b", "tags": {"k": "v"}, "geom": "POINT (1 2)"}]
+    assert json.loads(out.output) == [
+        {"n": 1, "s": "a,b", "tags": {"k": "v"}, "geom": "POINT (1 2)"}
+    ]
     out = cli("-w", "w.duckdb", "query", "select * from range(3) t(i)", "--format", "nl")
     assert out.output == '{"i": 0}\n{"i": 1}\n{"i": 2}\n'
     out = cli("-w", "w.duckdb", "query", "select 42 as answer")
@@ -32,8 +34,15 @@ def test_init_then_query_formats(cli, tmp_path: Path):
 
 def test_query_reads_stdin_and_settings_macro(cli):
     cli("-w", "w.duckdb", "init")
-    out = cli("-w", "w.duckdb", "query", "-", "--format", "csv",
-              input="select setting('patch_size_px')::int as px, setting('gsd_m')::double as gsd;\n")
+    out = cli(
+        "-w",
+        "w.duckdb",
+        "query",
+        "-",
+        "--format",
+        "csv",
+        input="select setting('patch_size_px')::int as px, setting('gsd_m')::double as gsd;\n",
+    )
     assert out.exit_code == 0
     assert out.output == "px,gsd\n448,0.6\n"
 
@@ -44,7 +53,9 @@ def test_query_is_read_only_unless_write(cli):
     assert out.exit_code == 1
     assert out.output.startswith("Error: ")
     assert "pass --write to change it" in out.output
-    assert cli("-w", "w.duckdb", "query", "--write", "create table t as select 1 as x").exit_code == 0
+    assert (
+        cli("-w", "w.duckdb", "query", "--write", "create table t as select 1 as x").exit_code == 0
+    )
     assert cli("-w", "w.duckdb", "query", "select x from t", "--format", "csv").output == "x\n1\n"
 
 
@@ -55,8 +66,10 @@ def test_bad_sql(cli):
     assert out.output == 'Error: Parser Error: syntax error at or near "selec"\n'
     out = cli("-w", "w.duckdb", "query", "select * from nope")
     assert out.exit_code == 1
-    assert out.output == ("Error: Catalog Error: Table with name nope does not exist! "
-                          "(`rsteller-db stages` lists the relations a build makes)\n")
+    assert out.output == (
+        "Error: Catalog Error: Table with name nope does not exist! "
+        "(`rsteller-db stages` lists the relations a build makes)\n"
+    )
 
 
 def test_missing_warehouse_and_missing_folder(cli, tmp_path: Path):
@@ -66,8 +79,10 @@ def test_missing_warehouse_and_missing_folder(cli, tmp_path: Path):
     missing = tmp_path / "no" / "such"
     out = cli("-w", str(missing / "w.duckdb"), "init")
     assert out.exit_code == 1
-    assert out.output == (f"Error: the folder {missing} does not exist: create it "
-                          f"(mkdir -p {missing}) or pass --warehouse PATH\n")
+    assert out.output == (
+        f"Error: the folder {missing} does not exist: create it "
+        f"(mkdir -p {missing}) or pass --warehouse PATH\n"
+    )
     assert not missing.exists()
 
 
@@ -75,8 +90,10 @@ def test_read_only_folder(cli):
     # /proc refuses new files even to root, unlike a chmod-ed folder
     out = cli("-w", "/proc/w.duckdb", "init")
     assert out.exit_code == 1
-    assert out.output == ("Error: cannot write the warehouse /proc/w.duckdb: its folder is read-only; "
-                          "pass --warehouse PATH in a writable folder\n")
+    assert out.output == (
+        "Error: cannot write the warehouse /proc/w.duckdb: its folder is read-only; "
+        "pass --warehouse PATH in a writable folder\n"
+    )
 
 
 def test_unknown_stage(cli):
@@ -92,29 +109,39 @@ def test_corrupt_file_is_left_alone(cli, tmp_path: Path):
     before = bad.read_bytes()
     out = cli("-w", "w.duckdb", "query", "select 1")
     assert out.exit_code == 1
-    assert out.output == ("Error: w.duckdb is not a valid DuckDB warehouse (corrupt or another kind "
-                          "of file): move it away and run `rsteller-db init`, or pass --warehouse PATH\n")
+    assert out.output == (
+        "Error: w.duckdb is not a valid DuckDB warehouse (corrupt or another kind "
+        "of file): move it away and run `rsteller-db init`, or pass --warehouse PATH\n"
+    )
     assert bad.read_bytes() == before
 
 
 def test_locked_warehouse(cli, tmp_path: Path):
     cli("-w", "w.duckdb", "init")
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import duckdb, sys, time
-            con = duckdb.connect({str(tmp_path / 'w.duckdb')!r})
+            con = duckdb.connect({str(tmp_path / "w.duckdb")!r})
             print('locked', flush=True)
             sys.stdin.read()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
         out = cli("-w", "w.duckdb", "build")
         assert out.exit_code == 1
-        assert out.output == (f"Error: the warehouse w.duckdb is locked by another process "
-                              f"(PID {holder.pid}): wait for it to finish, or work on a copy "
-                              "with --warehouse PATH\n")
+        assert out.output == (
+            f"Error: the warehouse w.duckdb is locked by another process "
+            f"(PID {holder.pid}): wait for it to finish, or work on a copy "
+            "with --warehouse PATH\n"
+        )
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)

@@ -20,15 +20,21 @@ def write(path: Path, text: str) -> Path:
 def sql_dir(tmp_path: Path) -> Path:
     root = tmp_path / "sql"
     write(root / "seeds" / "colours.csv", "colour_id,name\n1,red\n2,green\n3,blue\n")
-    write(root / "staging" / "10_stg_things.sql",
-          "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 3 + 1 as colour_id "
-          "from range(10)\n")
-    write(root / "intermediate" / "10_int_things_coloured.sql",
-          "-- kind: table\n-- grain: thing_id\nselect t.thing_id, c.name from stg_things t "
-          "join colours c using (colour_id)\n")
-    write(root / "marts" / "05_things.sql",
-          "-- kind: view\n-- grain: thing_id\nselect * from int_things_coloured "
-          "where thing_id < setting('patch_size_px')::int\n")
+    write(
+        root / "staging" / "10_stg_things.sql",
+        "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 3 + 1 as colour_id "
+        "from range(10)\n",
+    )
+    write(
+        root / "intermediate" / "10_int_things_coloured.sql",
+        "-- kind: table\n-- grain: thing_id\nselect t.thing_id, c.name from stg_things t "
+        "join colours c using (colour_id)\n",
+    )
+    write(
+        root / "marts" / "05_things.sql",
+        "-- kind: view\n-- grain: thing_id\nselect * from int_things_coloured "
+        "where thing_id < setting('patch_size_px')::int\n",
+    )
     return root
 
 
@@ -47,12 +53,19 @@ def test_build_runs_in_order_and_records(warehouse, sql_dir: Path):
     result = stages.build(warehouse, sql_dir=sql_dir)
     assert result.built == ["colours", "stg_things", "int_things_coloured", "things"]
     rows = warehouse.con.execute(
-        "select stage, status, row_count from _meta.stage_runs order by run_id").fetchall()
-    assert rows == [("colours", "built", 3), ("stg_things", "built", 10),
-                    ("int_things_coloured", "built", 10), ("things", "built", 10)]
+        "select stage, status, row_count from _meta.stage_runs order by run_id"
+    ).fetchall()
+    assert rows == [
+        ("colours", "built", 3),
+        ("stg_things", "built", 10),
+        ("int_things_coloured", "built", 10),
+        ("things", "built", 10),
+    ]
     hashes = warehouse.con.execute("select sql_hash, duration_s from _meta.stage_runs").fetchall()
     assert all(len(h) == 64 and d >= 0 for h, d in hashes)
-    assert warehouse.con.execute("select count(*) from things where name = 'red'").fetchone()[0] == 4
+    assert (
+        warehouse.con.execute("select count(*) from things where name = 'red'").fetchone()[0] == 4
+    )
 
 
 def test_second_build_is_a_noop(warehouse, sql_dir: Path):
@@ -61,30 +74,43 @@ def test_second_build_is_a_noop(warehouse, sql_dir: Path):
     again = stages.build(warehouse, sql_dir=sql_dir)
     assert again.built == []
     assert {r.status for r in again.results} == {"skipped"}
-    assert warehouse.con.execute("select * from int_things_coloured order by 1").fetchall() == before
+    assert (
+        warehouse.con.execute("select * from int_things_coloured order by 1").fetchall() == before
+    )
 
 
 def test_editing_a_stage_rebuilds_it_and_what_follows(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
-    write(sql_dir / "intermediate" / "10_int_things_coloured.sql",
-          "-- kind: table\n-- grain: thing_id\nselect t.thing_id, upper(c.name) as name from stg_things t "
-          "join colours c using (colour_id)\n")
+    write(
+        sql_dir / "intermediate" / "10_int_things_coloured.sql",
+        "-- kind: table\n-- grain: thing_id\n"
+        "select t.thing_id, upper(c.name) as name from stg_things t "
+        "join colours c using (colour_id)\n",
+    )
     again = stages.build(warehouse, sql_dir=sql_dir)
     assert again.built == ["int_things_coloured", "things"]
-    assert warehouse.con.execute("select count(*) from things where name = 'RED'").fetchone()[0] == 4
+    assert (
+        warehouse.con.execute("select count(*) from things where name = 'RED'").fetchone()[0] == 4
+    )
 
 
 def test_new_source_rebuilds_everything(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
     warehouse.con.execute(
-        "insert into _meta.sources (kind, name, uri, sha256) values ('osm', 'x.pbf', '/x.pbf', 'abc')")
+        "insert into _meta.sources (kind, name, uri, sha256) "
+        "values ('osm', 'x.pbf', '/x.pbf', 'abc')"
+    )
     assert len(stages.build(warehouse, sql_dir=sql_dir).built) == 4
 
 
 def test_only_from_to(warehouse, sql_dir: Path):
-    assert stages.build(warehouse, sql_dir=sql_dir, stop="stg_things").built == ["colours", "stg_things"]
-    assert stages.build(warehouse, sql_dir=sql_dir, start="int_things_coloured",
-                        force=True).built == ["int_things_coloured", "things"]
+    assert stages.build(warehouse, sql_dir=sql_dir, stop="stg_things").built == [
+        "colours",
+        "stg_things",
+    ]
+    assert stages.build(
+        warehouse, sql_dir=sql_dir, start="int_things_coloured", force=True
+    ).built == ["int_things_coloured", "things"]
     assert stages.build(warehouse, sql_dir=sql_dir, only=["things"], force=True).built == ["things"]
     with pytest.raises(StageError, match="unknown stage 'nope'"):
         stages.build(warehouse, sql_dir=sql_dir, only=["nope"])
@@ -92,19 +118,26 @@ def test_only_from_to(warehouse, sql_dir: Path):
 
 def test_audit_rows_stop_the_build_and_roll_back(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
-    write(sql_dir / "staging" / "10_stg_things.sql",
-          "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 4 + 1 as colour_id "
-          "from range(12)\n")
-    write(sql_dir / "audits" / "stg_things__known_colour.sql",
-          "select * from stg_things where colour_id not in (select colour_id from colours)")
-    with pytest.raises(AuditError, match="audit stg_things__known_colour failed after stage stg_things") as err:
+    write(
+        sql_dir / "staging" / "10_stg_things.sql",
+        "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 4 + 1 as colour_id "
+        "from range(12)\n",
+    )
+    write(
+        sql_dir / "audits" / "stg_things__known_colour.sql",
+        "select * from stg_things where colour_id not in (select colour_id from colours)",
+    )
+    with pytest.raises(
+        AuditError, match="audit stg_things__known_colour failed after stage stg_things"
+    ) as err:
         stages.build(warehouse, sql_dir=sql_dir)
     assert err.value.columns == ["thing_id", "colour_id"]
     assert err.value.rows[0] == (3, 4)
     # rolled back: the old table is still there, and later stages did not run
     assert warehouse.con.execute("select count(*) from stg_things").fetchone()[0] == 10
     last = warehouse.con.execute(
-        "select stage, status from _meta.stage_runs order by run_id desc limit 1").fetchone()
+        "select stage, status from _meta.stage_runs order by run_id desc limit 1"
+    ).fetchone()
     assert last == ("stg_things", "failed")
 
 

@@ -16,7 +16,12 @@ def test_defaults_match_rsteller(monkeypatch, tmp_path: Path):
     monkeypatch.delenv("RSTELLER_CONFIG", raising=False)
     s = load_settings()
     assert (s["patch_size_px"], s["gsd_m"], s["sample_interval"]) == (448, 0.6, 2)
-    assert (s["area_task_weight"], s["min_area_norm"], s["min_length_norm"], s["top_k"]) == (0.6, 0.05, 0.3, 3)
+    assert (s["area_task_weight"], s["min_area_norm"], s["min_length_norm"], s["top_k"]) == (
+        0.6,
+        0.05,
+        0.3,
+        3,
+    )
     assert set(s.sources.values()) == {"default"}
 
 
@@ -28,12 +33,21 @@ def test_toml_table_and_int_to_float(tmp_path: Path):
     assert s.sources["seed"] == str(path)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("seed = 'x'\n", "setting 'seed' in {path} must be int, got 'x'"),
-    ("sample_interval = 0\n", "setting 'sample_interval' must be 1 or more, got 0: fix it in rsteller.toml"),
-    ("drop_fraction = 1.5\n", "setting 'drop_fraction' must be in [0, 1), got 1.5: fix it in rsteller.toml"),
-    ("seed = \n", "cannot read settings file {path}: "),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("seed = 'x'\n", "setting 'seed' in {path} must be int, got 'x'"),
+        (
+            "sample_interval = 0\n",
+            "setting 'sample_interval' must be 1 or more, got 0: fix it in rsteller.toml",
+        ),
+        (
+            "drop_fraction = 1.5\n",
+            "setting 'drop_fraction' must be in [0, 1), got 1.5: fix it in rsteller.toml",
+        ),
+        ("seed = \n", "cannot read settings file {path}: "),
+    ],
+)
 def test_invalid_settings(tmp_path: Path, text: str, message: str):
     path = tmp_path / "bad.toml"
     path.write_text(text)

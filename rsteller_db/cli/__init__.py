@@ -15,10 +15,20 @@ from .common import App, RstellerGroup
 
 
 @click.group(cls=RstellerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--warehouse", "-w", envvar="RSTELLER_WAREHOUSE", metavar="PATH",
-              help="Warehouse file [default: warehouse/rsteller.duckdb, or $RSTELLER_WAREHOUSE].")
-@click.option("--config", "-c", envvar="RSTELLER_CONFIG", metavar="TOML",
-              help="Settings file [default: ./rsteller.toml when present].")
+@click.option(
+    "--warehouse",
+    "-w",
+    envvar="RSTELLER_WAREHOUSE",
+    metavar="PATH",
+    help="Warehouse file [default: warehouse/rsteller.duckdb, or $RSTELLER_WAREHOUSE].",
+)
+@click.option(
+    "--config",
+    "-c",
+    envvar="RSTELLER_CONFIG",
+    metavar="TOML",
+    help="Settings file [default: ./rsteller.toml when present].",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress display, only results and errors.")
 @click.version_option(package_name="rsteller-db")
 @click.pass_context

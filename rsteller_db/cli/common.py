@@ -46,7 +46,11 @@ pass_app = click.make_pass_decorator(App, ensure=True)
 
 def format_option(default: str = "table"):
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=default,
+        show_default=True,
         help="Output format: an aligned table, CSV, a JSON array, or newline-delimited JSON.",
     )
 

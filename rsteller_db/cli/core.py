@@ -39,12 +39,16 @@ def settings(app: App, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--only", "only", multiple=True, metavar="STAGE", help="Build just this stage (repeatable).")
+@click.option(
+    "--only", "only", multiple=True, metavar="STAGE", help="Build just this stage (repeatable)."
+)
 @click.option("--from", "start", metavar="STAGE", help="Start the build at this stage.")
 @click.option("--to", "stop", metavar="STAGE", help="Stop the build after this stage.")
 @click.option("--force", is_flag=True, help="Rebuild even the stages whose inputs did not change.")
 @pass_app
-def build(app: App, only: tuple[str, ...], start: str | None, stop: str | None, force: bool) -> None:
+def build(
+    app: App, only: tuple[str, ...], start: str | None, stop: str | None, force: bool
+) -> None:
     """Run the SQL stages in sql/ (seeds, staging, intermediate, marts) and their audits.
 
     Stages whose SQL, settings and inputs are unchanged since their last build are skipped.
@@ -60,10 +64,14 @@ def build(app: App, only: tuple[str, ...], start: str | None, stop: str | None, 
         planned = stage_lib.select(stage_lib.discover(), only, start, stop)
         rep.step(f"building {len(planned)} stage(s) in {wh.path}")
         with rep.bar("stages", total=len(planned)) as bar:
+
             def done(stage, result):
                 bar.advance()
                 bar.note(stage.name)
-            result = stage_lib.build(wh, only=only, start=start, stop=stop, force=force, on_stage=done)
+
+            result = stage_lib.build(
+                wh, only=only, start=start, stop=stop, force=force, on_stage=done
+            )
     built = [r for r in result.results if r.status == "built"]
     click.echo(f"built {len(built)} stage(s), {len(result.results) - len(built)} unchanged")
 
@@ -81,8 +89,21 @@ def stages(app: App, fmt: str) -> None:
     """
     with app.open(read_only=True) as wh:
         rows = stage_lib.stage_status(wh)
-    emit(["order", "stage", "layer", "kind", "grain", "last_built", "rows", "seconds", "sql_current"],
-         [(*r[:7], None if r[7] is None else round(r[7], 3), r[8]) for r in rows], fmt)
+    emit(
+        [
+            "order",
+            "stage",
+            "layer",
+            "kind",
+            "grain",
+            "last_built",
+            "rows",
+            "seconds",
+            "sql_current",
+        ],
+        [(*r[:7], None if r[7] is None else round(r[7], 3), r[8]) for r in rows],
+        fmt,
+    )
 
 
 @main.command()

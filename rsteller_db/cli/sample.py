@@ -11,10 +11,24 @@ from .common import App, pass_app
 
 
 @main.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("warehouse/sample"), show_default=True, help="Folder to write into.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Layout seed; same seed, same bytes.")
-@click.option("--size-m", type=float, default=3200.0, show_default=True, help="Side of the town square in metres.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("warehouse/sample"),
+    show_default=True,
+    help="Folder to write into.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Layout seed; same seed, same bytes."
+)
+@click.option(
+    "--size-m",
+    type=float,
+    default=3200.0,
+    show_default=True,
+    help="Side of the town square in metres.",
+)
 @pass_app
 def sample(app: App, out_dir: Path, seed: int, size_m: float) -> None:
     """Generate the bundled sample: a synthetic US town as an OSM PBF and a NAIP-like GeoTIFF.

@@ -8,9 +8,9 @@ quad inside the block (01), quarter (ne), UTM zone (18, NAD83), resolution in ce
 ``patch_id`` is computed here and, identically, in ``sql/intermediate/10_int_patches_gridded.sql``:
 the first 13 hex digits (52 bits) of the MD5 of ``'{image_name}:{px_x}:{px_y}:{px_size}'``, read
 as an unsigned integer. 52 bits keep the id exact in JSON readers that hold numbers as doubles
-(JavaScript), since the id travels in every shard's JSON. MD5 is fixed by RFC 1321, so the id does not depend on the DuckDB or
-Python version, on the order images were ingested, or on the grid stride: the same window of the
-same image always has the same id.
+(JavaScript), since the id travels in every shard's JSON. MD5 is fixed by RFC 1321, so the id
+does not depend on the DuckDB or Python version, on the order images were ingested, or on the
+grid stride: the same window of the same image always has the same id.
 """
 
 from __future__ import annotations
