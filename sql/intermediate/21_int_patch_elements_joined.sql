@@ -3,7 +3,9 @@
 -- Every patch with every OSM element that intersects it, clipped to the patch square in the
 -- image's own UTM CRS. The pairing is DuckDB spatial's join on the EPSG:4326 footprints
 -- (bounding-box prefilter); each element is projected once per image CRS it is needed in,
--- then clipped. geom_unit maps the patch square to the unit square, origin bottom-left.
+-- then clipped. (x0, y0) is the patch's lower-left corner: the describing stages map a clip to
+-- the unit square (origin bottom-left) with ST_TransScale(geom_native, -x0, -y0, 1/side_m,
+-- 1/side_m), which is cheaper than storing a second geometry per pair.
 -- The patch square is axis-aligned in its CRS, so an element lies inside it exactly when its
 -- bounding box does: only elements that cross the edge are clipped, and an area that covers
 -- the whole patch clips to the patch square without an overlay.
@@ -45,7 +47,8 @@ flagged as (
         f.geom_native as frame, j.geom_native as element,
         not (j.ex0 >= f.x0 and j.ex1 <= f.x1 and j.ey0 >= f.y0 and j.ey1 <= f.y1) as crosses_edge,
         not (j.ex0 >= f.x0 - 0.05 and j.ex1 <= f.x1 + 0.05
-             and j.ey0 >= f.y0 - 0.05 and j.ey1 <= f.y1 + 0.05) as is_clipped
+             and j.ey0 >= f.y0 - 0.05 and j.ey1 <= f.y1 + 0.05) as is_clipped,
+        j.ex0 <= f.x0 and j.ex1 >= f.x1 and j.ey0 <= f.y0 and j.ey1 >= f.y1 as covers_box
     from pairs as pr
     join boxed as j using (element_id, epsg)
     join frames as f using (patch_id)
@@ -54,9 +57,9 @@ clipped as (
     select
         patch_id, element_id, kind, tags, is_clipped, side_m, x0, y0,
         case
-            when not crosses_edge then element
-            when kind = 'point' then element
-            when kind = 'area' and ST_Covers(element, frame) then frame
+            when not crosses_edge or kind = 'point' then element
+            -- an area covers the patch only if its bounding box does (cheap test first)
+            when kind = 'area' and covers_box and ST_Covers(element, frame) then frame
             when kind = 'area' then ST_CollectionExtract(ST_Intersection(element, frame), 3)
             else ST_CollectionExtract(ST_Intersection(element, frame), 2)
         end as geom_native
@@ -65,8 +68,5 @@ clipped as (
     where not crosses_edge
        or (ST_Intersects(element, frame) and (kind = 'point' or not ST_Touches(element, frame)))
 )
-select
-    patch_id, element_id, kind, tags, is_clipped, side_m,
-    geom_native,
-    ST_TransScale(geom_native, -x0, -y0, 1.0 / side_m, 1.0 / side_m) as geom_unit
+select patch_id, element_id, kind, tags, is_clipped, side_m, x0, y0, geom_native
 from clipped

@@ -14,21 +14,30 @@
 -- box is rectangular without computing the minimum rotated rectangle (which is never larger).
 with areas as (
     select
-        patch_id, element_id, tags, is_clipped, side_m, geom_native, geom_unit,
-        ST_NumGeometries(geom_unit) as n_parts
+        patch_id, element_id, tags, is_clipped, side_m, x0, y0, geom_native,
+        ST_NumGeometries(geom_native) as n_parts
     from int_patch_elements_joined
     where kind = 'area'
 ),
 -- one part (nearly every area): its centroid's cell, no aggregation
 single as (
     select a.patch_id, a.element_id, [c.position] as positions
-    from (select patch_id, element_id, ST_Centroid(geom_unit) as pt from areas where n_parts = 1) as a
+    from (
+        select
+            patch_id, element_id,
+            ST_Centroid(ST_TransScale(geom_native, -x0, -y0, 1.0 / side_m, 1.0 / side_m)) as pt
+        from areas
+        where n_parts = 1
+    ) as a
     join grid_cells as c
       on c.col_idx = least(greatest(floor(ST_X(a.pt) * 3), 0), 2)
      and c.row_idx = least(greatest(floor(ST_Y(a.pt) * 3), 0), 2)
 ),
 parts as (
-    select patch_id, element_id, unnest(ST_Dump(geom_unit), recursive := true)
+    select
+        patch_id, element_id,
+        unnest(ST_Dump(ST_TransScale(geom_native, -x0, -y0, 1.0 / side_m, 1.0 / side_m)),
+               recursive := true)
     from areas
     where n_parts > 1
 ),

@@ -13,7 +13,9 @@
 --   length_norm         length / patch side, 3 decimals
 -- A visible piece shorter than one output pixel (gsd_m) is not described.
 with lines as (
-    select patch_id, element_id, tags, is_clipped, side_m, geom_native, geom_unit
+    select
+        patch_id, element_id, tags, is_clipped, side_m, geom_native,
+        ST_TransScale(geom_native, -x0, -y0, 1.0 / side_m, 1.0 / side_m) as geom_unit
     from int_patch_elements_joined
     where kind = 'line'
 ),

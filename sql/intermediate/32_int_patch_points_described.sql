@@ -2,7 +2,9 @@
 -- grain: patch_id, element_id
 -- Point elements (tagged nodes) in a patch: their 3 x 3 cell and name.
 with points as (
-    select patch_id, element_id, tags, ST_Centroid(geom_unit) as pt
+    select
+        patch_id, element_id, tags,
+        ST_Centroid(ST_TransScale(geom_native, -x0, -y0, 1.0 / side_m, 1.0 / side_m)) as pt
     from int_patch_elements_joined
     where kind = 'point'
 )

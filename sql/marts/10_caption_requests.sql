@@ -61,7 +61,8 @@ area_facts as (
          'area_norm': a.area_norm,
          'size_words': aw.words,
          'outline': ST_AsText(ST_Normalize(ST_ReducePrecision(
-             ST_SimplifyPreserveTopology(j.geom_unit, 0.2), 0.001))),
+             ST_SimplifyPreserveTopology(ST_TransScale(j.geom_native, -j.x0, -j.y0,
+                 1.0 / j.side_m, 1.0 / j.side_m), 0.2), 0.001))),
          'extends_beyond_view': a.is_clipped} as facts
     from int_patch_areas_described as a
     join chosen as c on c.patch_id = a.patch_id and c.element_id = a.element_id and c.task = 1
