@@ -30,8 +30,9 @@ TAR_MTIME = 0  # fixed member mtime, owner and mode make shards byte-identical a
 TAR_OWNER = "rsteller"
 TAR_MODE = 0o444
 TAR_COPY_BUFFER = 1 << 20  # copy each member in one piece, not tarfile's 16 kB slices
-HANDOFF_BYTES = 1 << 20  # writes reach the background writer in pieces of about 1 MiB
-QUEUED_WRITES = 8  # pieces waiting for the background writer (bounds memory)
+HANDOFF_BYTES = 1 << 20  # writes reach the background writer in lots of about 1 MiB
+QUEUED_WRITES = 8  # lots waiting for the background writer (bounds memory)
+SYNC_BYTES = 8 << 20  # the background writer syncs every 8 MiB, so commit's fsync is short
 
 
 class ExportError(RstellerError):
@@ -71,8 +72,9 @@ class Sample:
 class AtomicFile:
     """A binary file written as ``<name>.tmp`` and renamed on ``commit``.
 
-    Writing and hashing happen on a background thread (both release the GIL), so they overlap
-    with the caller's work; a write error surfaces on the next ``write`` or on ``commit``.
+    Writing, hashing and syncing to disk happen on a background thread (all release the GIL),
+    so they overlap with the caller's work; a write error surfaces on the next ``write`` or on
+    ``commit``.
     """
 
     def __init__(self, final: Path):
@@ -81,18 +83,26 @@ class AtomicFile:
         self.size = 0
         self._sha = hashlib.sha256()
         self._file = open(self.tmp, "wb")  # closed by commit or abort
-        self._pending = bytearray()  # small writes gather here before the hand-off
-        self._queue: queue.Queue[bytearray | None] = queue.Queue(maxsize=QUEUED_WRITES)
+        self._pending: list[bytes] = []  # writes gather here (not copied) before the hand-off
+        self._pending_bytes = 0
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=QUEUED_WRITES)
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
 
     def _drain(self) -> None:
-        while (data := self._queue.get()) is not None:
+        unsynced = 0
+        while (parts := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._file.write(data)
-                    self._sha.update(data)
+                    for data in parts:
+                        self._file.write(data)
+                        self._sha.update(data)
+                        unsynced += len(data)
+                    if unsynced >= SYNC_BYTES:  # the disk catches up while the caller works
+                        self._file.flush()
+                        os.fdatasync(self._file.fileno())
+                        unsynced = 0
                 except BaseException as exc:  # handed to the writing thread
                     self._error = exc
 
@@ -101,13 +111,25 @@ class AtomicFile:
             raise self._error
 
     def write(self, data) -> int:
-        self._raise()
-        self._pending += data
-        self.size += len(data)
-        if len(self._pending) >= HANDOFF_BYTES:
-            self._queue.put(self._pending)
-            self._pending = bytearray()
-        return len(data)
+        self.writelines((data,))
+        return memoryview(data).nbytes
+
+    def writelines(self, parts) -> None:
+        """Write several pieces with one hand-off check (a tar member's header, data, padding)."""
+        if self._error is not None:
+            raise self._error
+        pending = self._pending
+        size = 0
+        for data in parts:
+            if type(data) is not bytes:  # the caller may reuse a mutable buffer
+                data = bytes(data)
+            pending.append(data)
+            size += len(data)
+        self.size += size
+        self._pending_bytes += size
+        if self._pending_bytes >= HANDOFF_BYTES:
+            self._queue.put(pending)
+            self._pending, self._pending_bytes = [], 0
 
     def tell(self) -> int:
         return self.size
@@ -118,7 +140,7 @@ class AtomicFile:
     def _stop(self) -> None:
         if self._thread is not None:
             self._queue.put(self._pending)
-            self._pending = bytearray()
+            self._pending, self._pending_bytes = [], 0
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -253,7 +275,7 @@ class WdsWriter(ShardWriter):
     def open(self, stem: Path) -> None:
         self._out = AtomicFile(stem.with_name(stem.name + ".tar"))
         self._tar = _tar_writer()(self._out, user=TAR_OWNER, group=TAR_OWNER, mode=TAR_MODE,
-                              encoder=False, mtime=TAR_MTIME)
+                                  encoder=False, mtime=TAR_MTIME)
         # TarWriter takes a format but does not hand it to tarfile. Plain ustar headers are the
         # bytes tarfile writes for our short ASCII names anyway, built without the pax checks.
         self._tar.tarstream.format = tarfile.USTAR_FORMAT
