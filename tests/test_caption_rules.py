@@ -162,6 +162,21 @@ CASES = [
         "A dense forest fills the upper left part of this aerial view, its canopy covering",
         "unfinished",
     ),
+    (
+        1,
+        "I'm ready to help you with your next article about the park in the middle of the view.",
+        "assistant_chatter",
+    ),
+    (
+        2,
+        "This is a factual description of a piece of aerial and satellite image.",
+        "assistant_chatter",
+    ),
+    (
+        1,
+        "This image features a public map of a shopping mall with a farmyard beside a road.",
+        "assistant_chatter",
+    ),
     (3, 'Dark green treetops spread over nearly half the scene, "past its border."', None),
 ]
 
