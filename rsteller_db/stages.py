@@ -274,6 +274,21 @@ def _record(
     )
 
 
+def _roll_back(
+    wh: Warehouse,
+    build_id: str,
+    stage: Stage,
+    fingerprint: str,
+    started: datetime,
+    t0: float,
+    message: str,
+) -> None:
+    """Undo the stage's transaction and record the failed run (outside the transaction)."""
+    wh.con.execute("ROLLBACK")
+    seconds = time.perf_counter() - t0
+    _record(wh, build_id, stage, fingerprint, "failed", None, started, seconds, message)
+
+
 def run_stage(wh: Warehouse, stage: Stage, fingerprint: str, build_id: str) -> StageResult:
     """Build one stage in a transaction, audit it, and record the run."""
     started = datetime.now()
@@ -287,32 +302,10 @@ def run_stage(wh: Warehouse, stage: Stage, fingerprint: str, build_id: str) -> S
         _record(wh, build_id, stage, fingerprint, "built", rows, started, seconds)
         wh.con.execute("COMMIT")
     except AuditError:
-        wh.con.execute("ROLLBACK")
-        _record(
-            wh,
-            build_id,
-            stage,
-            fingerprint,
-            "failed",
-            None,
-            started,
-            time.perf_counter() - t0,
-            "audit failed",
-        )
+        _roll_back(wh, build_id, stage, fingerprint, started, t0, "audit failed")
         raise
     except duckdb.Error as exc:
-        wh.con.execute("ROLLBACK")
-        _record(
-            wh,
-            build_id,
-            stage,
-            fingerprint,
-            "failed",
-            None,
-            started,
-            time.perf_counter() - t0,
-            str(exc)[:2000],
-        )
+        _roll_back(wh, build_id, stage, fingerprint, started, t0, str(exc)[:2000])
         raise StageError(f"stage {stage.name} ({stage.path}) failed: {exc}") from exc
     return StageResult(stage.name, "built", rows, seconds)
 

@@ -6,12 +6,11 @@ Read back with exactly the webdataset pipeline RSTeller's users run.
 from __future__ import annotations
 
 import json
-import random
 import tarfile
 from pathlib import Path
 
 import pytest
-import webdataset as wds
+from _wds_read import rsteller_samples
 from click.testing import CliRunner
 
 from rsteller_db.cli import main
@@ -46,16 +45,8 @@ def test_sample_reads_back_through_the_rsteller_pipeline(sample_export):
     shards = sorted(str(p) for p in out.glob("train-*.tar"))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["samples"] > 0 and len(shards) == len(manifest["shards"])
-    pipeline = wds.DataPipeline(
-        wds.SimpleShardList(shards),
-        wds.tarfile_to_samples(),
-        wds.decode("pil"),
-        wds.rename(image="jpg", text="json"),
-        wds.map_dict(text=lambda x: random.choice(x["annotations"])["text"]),
-        wds.to_tuple("image", "text"),
-    )
     count = 0
-    for image, text in wds.WebLoader(pipeline, batch_size=None):
+    for image, text in rsteller_samples(shards):
         assert image.size == (448, 448) and image.mode == "RGB"
         assert isinstance(text, str) and text.strip()
         count += 1

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import time
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -16,25 +14,14 @@ from rasterio.warp import transform, transform_bounds
 from rsteller_db.sample import SampleFiles, generate_sample
 from rsteller_db.sample.geo import lonlat_to_utm, utm_to_lonlat
 from rsteller_db.sample.town import ORIGIN, build_layout
+from rsteller_db.warehouse import load_spatial
 
 SMALL = 1000.0
 
 
-def _spatial_extension() -> str:
-    """Path of the spatial extension shipped by the duckdb-extension-spatial wheel."""
-    spec = importlib.util.find_spec("duckdb_extension_spatial")
-    assert spec is not None and spec.submodule_search_locations, "duckdb-extension-spatial missing"
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).rglob("spatial.duckdb_extension*"))
-        if found:
-            return str(found[0])
-    raise AssertionError("no spatial.duckdb_extension in duckdb-extension-spatial")
-
-
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(f"INSTALL '{_spatial_extension()}'")
-    con.execute("LOAD spatial")
+    load_spatial(con)
     return con
 
 
