@@ -21,6 +21,7 @@ CASES = {
     "loop": 10,
     "twisty": 11,
     "empty": 12,
+    "around": 13,
 }
 
 
@@ -108,6 +109,16 @@ def world(tmp_path_factory):
         "sliver": w.add_element(
             "area", {"building": "house"},
             "POLYGON((-0.2 0.5, 0.0001 0.5, 0.0001 0.537, -0.2 0.537, -0.2 0.5))", patch_id=12
+        ),
+        # boxes that overlap patch 13 while the shapes pass around it, outside the view
+        "ring_road": w.add_element(
+            "line", {"highway": "tertiary"}, "LINESTRING(-0.3 -0.3, -0.3 1.3, 1.3 1.3)",
+            patch_id=13,
+        ),
+        "hook_field": w.add_element(
+            "area", {"landuse": "meadow"},
+            "POLYGON((-0.5 -0.5, -0.1 -0.5, -0.1 1.1, 1.5 1.1, 1.5 1.5, -0.5 1.5, -0.5 -0.5))",
+            patch_id=13,
         ),
     }
     w.build()
@@ -212,6 +223,16 @@ def test_invalid_polygons_are_repaired_or_skipped_with_a_count(world):
     assert bowtie["area_norm"] == pytest.approx(0.32, abs=0.001)
     skipped = world.rows("from int_patch_elements_joined where element_id = ?", [world.ids["flat"]])
     assert skipped == []
+
+
+def test_elements_whose_boxes_overlap_but_shapes_miss_are_not_joined(world):
+    # the pairing is a bounding-box join; the exact test comes before the clip
+    boxes = world.rows(
+        "select e.element_id from int_patches_gridded as p join int_elements_validated as e "
+        "on p.geom && e.geom where p.patch_id = 13 order by 1")
+    missing = sorted([world.ids["ring_road"], world.ids["hook_field"]])
+    assert [r["element_id"] for r in boxes] == missing
+    assert world.rows("from int_patch_elements_joined where patch_id = 13") == []
 
 
 def test_patch_without_elements_is_skipped_with_a_reason(world):
