@@ -16,7 +16,14 @@ import json
 import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    ALL_COMPLETED,
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +40,8 @@ from .outdir import (
     stats_name,
     write_json_atomic,
 )
-from .reader import SampleMaker, SampleReader, SkipSample, digests, metadata_schema
-from .writers import ExportError, writer_for
+from .reader import SampleMaker, SampleReader, digests, metadata_schema
+from .writers import AtomicFile, ExportError, writer_for
 
 PLAN_VERSION = 1
 
@@ -110,8 +117,51 @@ def _kept(out: Path, split: str, index: int, plan: str) -> dict | None:
     return stats
 
 
-def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> dict:
-    """Write one shard's files, then its stats file (which marks it finished)."""
+def _failed(job: ShardJob, exc: OSError) -> ExportError:
+    stem = shard_stem(job.split, job.index)
+    return ExportError(
+        f"writing shard {stem} in {job.out} failed: {exc.strerror or exc}; nothing truncated "
+        "was left under a final name and finished shards are kept: free space (or fix the "
+        "folder) and re-run the same command to write the rest"
+    )
+
+
+@dataclass
+class WrittenShard:
+    """A shard whose files are complete but not yet committed, and its stats so far."""
+
+    job: ShardJob
+    files: list[AtomicFile]
+    stats: dict
+
+    def commit(self) -> dict:
+        """Sync and rename every file, then write the stats file (which marks the shard done).
+        Runs on the finisher thread while the next shard is written."""
+        job = self.job
+        try:
+            infos = []
+            for i, file in enumerate(self.files):
+                try:
+                    infos.append(file.commit())
+                except BaseException:
+                    for rest in self.files[i:]:
+                        rest.abort()
+                    raise
+            stats = {**self.stats, "files": [info.to_json() for info in infos],
+                     "plan": job.plan}
+            write_json_atomic(job.out / stats_name(job.split, job.index), stats)
+        except OSError as exc:
+            raise _failed(job, exc) from exc
+        return stats
+
+    def abort(self) -> None:
+        for file in self.files:
+            file.abort()
+
+
+def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = None
+                      ) -> WrittenShard:
+    """Write one shard's files, complete but uncommitted (see :meth:`WrittenShard.commit`)."""
     stem = shard_stem(job.split, job.index)
     writer = writer_for(job.fmt, metadata_schema(job.table.schema))
     maker = SampleMaker(job.root, patch_size_px=job.patch_size_px, jpeg_quality=job.jpeg_quality)
@@ -121,11 +171,9 @@ def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> 
     ids = job.table.column("patch_id")
     try:
         writer.open(job.out / stem)
-        for row in maker.rows(job.table):
-            try:
-                sample = maker.sample(row, writer.needs_image)
-            except SkipSample as exc:
-                skipped.append({"patch_id": row.patch_id, "reason": str(exc)})
+        for row, sample, why in maker.samples(job.table, writer.needs_image):
+            if sample is None:
+                skipped.append({"patch_id": row.patch_id, "reason": str(why)})
             else:
                 writer.write(sample)
                 written += 1
@@ -134,24 +182,60 @@ def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> 
             if advance:
                 advance(1)
         files = writer.close()
-        stats = {
-            "shard": stem, "format": job.fmt, "split": job.split, "samples": written,
-            "first_patch_id": ids[0].as_py(), "last_patch_id": ids[-1].as_py(),
-            "captions_by_task": dict(sorted(tasks.items())), "skipped": skipped,
-            "files": [f.to_json() for f in files], "plan": job.plan,
-        }
-        write_json_atomic(job.out / stats_name(job.split, job.index), stats)
     except OSError as exc:
         writer.abort()
-        raise ExportError(
-            f"writing shard {stem} in {job.out} failed: {exc.strerror or exc}; nothing truncated "
-            "was left under a final name and finished shards are kept: free space (or fix the "
-            "folder) and re-run the same command to write the rest"
-        ) from exc
+        raise _failed(job, exc) from exc
     except BaseException:
         writer.abort()
         raise
-    return stats
+    stats = {
+        "shard": stem, "format": job.fmt, "split": job.split, "samples": written,
+        "first_patch_id": ids[0].as_py(), "last_patch_id": ids[-1].as_py(),
+        "captions_by_task": dict(sorted(tasks.items())), "skipped": skipped,
+    }
+    return WrittenShard(job, files, stats)
+
+
+def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> dict:
+    """Write and commit one shard; returns its stats (what worker processes run)."""
+    return write_shard_files(job, advance).commit()
+
+
+class _Finisher:
+    """Commits written shards on one background thread, one at a time, in order.
+
+    Syncing a shard to disk waits on the device, not the CPU: done here, it overlaps with
+    writing the next shard. At most one shard waits to be committed while the next is
+    written, so memory stays flat; an error surfaces on the next ``submit`` or on ``finish``,
+    and the shard then waiting is aborted (a re-run writes it).
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="rsteller-export-commit")
+        self._pending: tuple[Future, WrittenShard] | None = None
+        self.done: dict[int, dict] = {}
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            future, shard = self._pending
+            self._pending = None
+            self.done[shard.job.index] = future.result()  # a commit's error is raised here
+
+    def submit(self, shard: WrittenShard) -> None:
+        try:
+            self._wait()
+        except BaseException:
+            shard.abort()
+            raise
+        self._pending = (self._pool.submit(shard.commit), shard)
+
+    def finish(self) -> dict[int, dict]:
+        self._wait()
+        return self.done
+
+    def close(self) -> None:
+        """Let a commit in progress end (its files stay whole either way), stop the thread."""
+        self._pool.shutdown(wait=True)
 
 
 def _worker_init() -> None:
@@ -218,6 +302,7 @@ def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = Expo
                       f"{options.shard_size} to {out}")
     with reporter.bar("samples", total=total) as bar:
         pool = _Pool(options.workers, bar.advance) if options.workers > 1 else None
+        finisher = _Finisher() if pool is None else None
         try:
             for index, table in enumerate(reader.shard_tables(options.shard_size)):
                 plan = hashlib.sha256(
@@ -232,14 +317,15 @@ def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = Expo
                                str(wh.data_dir), patch_size, options.jpeg_quality)
                 result.written += 1
                 if pool is None:
-                    stats_by_shard[index] = write_shard(job, bar.advance)
+                    finisher.submit(write_shard_files(job, bar.advance))
                 else:
                     pool.submit(job)
-            if pool is not None:
-                stats_by_shard.update(pool.finish())
+            stats_by_shard.update(pool.finish() if pool is not None else finisher.finish())
         finally:
             if pool is not None:
                 pool.close()
+            if finisher is not None:
+                finisher.close()
     result.shards = [stats_by_shard[i] for i in sorted(stats_by_shard)]
     stale = remove_shards_from(out, options.split, len(result.shards))
     if stale:

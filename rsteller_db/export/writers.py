@@ -1,9 +1,10 @@
 """Shard writers: one interface (open a shard, write samples, close), found through a registry.
 
 A writer turns the samples of one shard into files beside each other, all named after the
-shard's stem (``train-000000``). Every file is written under a temporary name, hashed while
-it is written, and renamed only when the shard is complete, so a crash or a full disk never
-leaves a truncated file under a final name.
+shard's stem (``train-000000``). Every file is written under a temporary name; ``close``
+hands the complete files back, and the caller commits them (hash, sync, rename) — possibly on
+another thread while the next shard is written — so a crash or a full disk never leaves a
+truncated file under a final name.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import hashlib
 import io
 import json
 import os
-import queue
 import tarfile
-import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,9 @@ TAR_MTIME = 0  # fixed member mtime, owner and mode make shards byte-identical a
 TAR_OWNER = "rsteller"
 TAR_MODE = 0o444
 TAR_COPY_BUFFER = 1 << 20  # copy each member in one piece, not tarfile's 16 kB slices
-HANDOFF_BYTES = 1 << 20  # writes reach the background writer in lots of about 1 MiB
-QUEUED_WRITES = 8  # lots waiting for the background writer (bounds memory)
-SYNC_BYTES = 8 << 20  # the background writer syncs every 8 MiB, so commit's fsync is short
+LOT_BYTES = 1 << 20  # writes reach the file in lots of about 1 MiB
+HASH_BLOCK_BYTES = 8 << 20  # commit reads a file back in blocks of 8 MiB to hash it
+IOV_MAX = 1024  # pieces per vectored write (POSIX guarantees at least 16; Linux allows 1024)
 
 
 class ExportError(RstellerError):
@@ -70,95 +69,92 @@ class Sample:
 
 
 class AtomicFile:
-    """A binary file written as ``<name>.tmp`` and renamed on ``commit``.
+    """A binary file written as ``<name>.tmp`` and renamed to ``<name>`` by ``commit``.
 
-    Writing, hashing and syncing to disk happen on a background thread (all release the GIL),
-    so they overlap with the caller's work; a write error surfaces on the next ``write`` or on
-    ``commit``.
+    Writes gather (not copied) into lots of about 1 MiB, and each lot reaches the file in one
+    vectored system call: a tar member's 512-byte header and padding cost no call of their
+    own, and no byte is copied twice. ``seal`` writes what is left; ``commit`` (which seals
+    first) hashes the file as it lies in the page cache, syncs it to disk, renames it and
+    describes it. Hashing and syncing release the GIL, so ``commit`` can run on another thread
+    while the caller writes the next file.
     """
 
     def __init__(self, final: Path):
         self.final = final
         self.tmp = final.with_name(final.name + TMP_SUFFIX)
         self.size = 0
-        self._sha = hashlib.sha256()
-        self._file = open(self.tmp, "wb")  # closed by commit or abort
-        self._pending: list[bytes] = []  # writes gather here (not copied) before the hand-off
+        self._fd: int | None = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._pending: list[bytes] = []
         self._pending_bytes = 0
-        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=QUEUED_WRITES)
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = threading.Thread(target=self._drain, daemon=True)
-        self._thread.start()
-
-    def _drain(self) -> None:
-        unsynced = 0
-        while (parts := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    for data in parts:
-                        self._file.write(data)
-                        self._sha.update(data)
-                        unsynced += len(data)
-                    if unsynced >= SYNC_BYTES:  # the disk catches up while the caller works
-                        self._file.flush()
-                        os.fdatasync(self._file.fileno())
-                        unsynced = 0
-                except BaseException as exc:  # handed to the writing thread
-                    self._error = exc
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
 
     def write(self, data) -> int:
-        self.writelines((data,))
-        return memoryview(data).nbytes
-
-    def writelines(self, parts) -> None:
-        """Write several pieces with one hand-off check (a tar member's header, data, padding)."""
-        if self._error is not None:
-            raise self._error
-        pending = self._pending
-        size = 0
-        for data in parts:
-            if type(data) is not bytes:  # the caller may reuse a mutable buffer
-                data = bytes(data)
-            pending.append(data)
-            size += len(data)
+        if type(data) is not bytes:  # the caller may reuse a mutable buffer
+            data = bytes(data)
+        self._pending.append(data)
+        size = len(data)
         self.size += size
         self._pending_bytes += size
-        if self._pending_bytes >= HANDOFF_BYTES:
-            self._queue.put(pending)
-            self._pending, self._pending_bytes = [], 0
+        if self._pending_bytes >= LOT_BYTES:
+            self._write_lot()
+        return size
+
+    def writelines(self, parts) -> None:
+        for data in parts:
+            self.write(data)
+
+    def _write_lot(self) -> None:
+        parts, self._pending, self._pending_bytes = self._pending, [], 0
+        while parts:
+            chunk = parts[:IOV_MAX]
+            done = os.writev(self._fd, chunk)
+            # a short write (a signal, a file size limit) goes on from where it stopped
+            for i, data in enumerate(chunk):
+                if done < len(data):
+                    parts = [memoryview(data)[done:], *chunk[i + 1:], *parts[len(chunk):]]
+                    break
+                done -= len(data)
+            else:
+                parts = parts[len(chunk):]
 
     def tell(self) -> int:
         return self.size
 
     def flush(self) -> None:
-        self._raise()
+        """Nothing to do: lots are written as they fill, the rest by ``seal``."""
 
-    def _stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(self._pending)
-            self._pending, self._pending_bytes = [], 0
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+    def seal(self) -> None:
+        """Write what is still gathered: the file is complete (not yet synced or renamed)."""
+        if self._pending:
+            self._write_lot()
 
     def commit(self) -> FileInfo:
-        self._stop()
-        self._raise()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        self.seal()
+        sha = self._sha256()
+        os.fsync(self._fd)
+        self._close()
         os.replace(self.tmp, self.final)
-        return FileInfo(self.final.name, self.size, self._sha.hexdigest())
+        return FileInfo(self.final.name, self.size, sha)
+
+    def _sha256(self) -> str:
+        """The file's sha256, read back in large blocks: few GIL hand-overs on a busy thread."""
+        sha = hashlib.sha256()
+        block = bytearray(HASH_BLOCK_BYTES)
+        view = memoryview(block)
+        offset = 0
+        while n := os.preadv(self._fd, [block], offset):
+            sha.update(view[:n])
+            offset += n
+        return sha.hexdigest()
+
+    def _close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     def abort(self) -> None:
-        self._stop()
-        self._error = None
+        self._pending, self._pending_bytes = [], 0
         try:
-            self._file.close()
+            self._close()
         except OSError:
             pass
         self.tmp.unlink(missing_ok=True)
@@ -182,12 +178,13 @@ class ShardWriter(ABC):
         """Add one sample."""
 
     @abstractmethod
-    def close(self) -> list[FileInfo]:
-        """Finish the shard: flush, rename every file to its final name, describe them."""
+    def close(self) -> list[AtomicFile]:
+        """Finish the shard's files and hand them over, complete but not yet committed: the
+        caller commits each (sync, rename, describe) or aborts it."""
 
     @abstractmethod
     def abort(self) -> None:
-        """Drop the unfinished shard's temporary files."""
+        """Drop the temporary files of a shard that ``close`` has not handed over."""
 
 
 WRITERS: dict[str, type[ShardWriter]] = {}
@@ -213,6 +210,7 @@ class ParquetWriter(ShardWriter):
 
     name = "parquet"
     needs_image = False
+    _path: Path | None = None  # set by open
 
     def open(self, stem: Path) -> None:
         self._path = stem.with_name(stem.name + ".parquet")
@@ -224,7 +222,7 @@ class ParquetWriter(ShardWriter):
         else:
             self._rows.append((sample.batch, [sample.index]))
 
-    def close(self) -> list[FileInfo]:
+    def close(self) -> list[AtomicFile]:
         parts = [batch.take(pa.array(rows, pa.int64())) for batch, rows in self._rows]
         table = pa.Table.from_batches(parts, schema=self.schema)
         buffer = io.BytesIO()
@@ -232,16 +230,17 @@ class ParquetWriter(ShardWriter):
         out = AtomicFile(self._path)
         try:
             out.write(buffer.getbuffer())
-            info = out.commit()
+            out.seal()
         except BaseException:
             out.abort()
             raise
         self._rows = []
-        return [info]
+        return [out]
 
     def abort(self) -> None:
         self._rows = []
-        self._path.with_name(self._path.name + TMP_SUFFIX).unlink(missing_ok=True)
+        if self._path is not None:  # None: the shard failed before this file was started
+            self._path.with_name(self._path.name + TMP_SUFFIX).unlink(missing_ok=True)
 
 
 def _tar_writer():
@@ -287,11 +286,15 @@ class WdsWriter(ShardWriter):
             {"__key__": sample.key, "jpg": sample.jpeg, "json": sample.document_bytes()})
         self._sidecar.write(sample)
 
-    def close(self) -> list[FileInfo]:
+    def close(self) -> list[AtomicFile]:
         self._tar.close()
-        tar = self._out.commit()
-        self._out = None
-        return [tar, *self._sidecar.close()]
+        self._out.seal()
+        tar, self._out = self._out, None
+        try:
+            return [tar, *self._sidecar.close()]
+        except BaseException:
+            tar.abort()
+            raise
 
     def abort(self) -> None:
         if self._out is not None:
@@ -312,7 +315,7 @@ class NullWriter(ShardWriter):
     def write(self, sample: Sample) -> None:
         pass
 
-    def close(self) -> list[FileInfo]:
+    def close(self) -> list[AtomicFile]:
         return []
 
     def abort(self) -> None:
