@@ -39,13 +39,16 @@ frames as (
         ST_YMin(geom_native) as y0,
         ST_XMax(geom_native) as x1,
         ST_YMax(geom_native) as y1,
-        ST_XMax(geom_native) - ST_XMin(geom_native) as side_m
+        ST_XMax(geom_native) - ST_XMin(geom_native) as side_m,
+        -- the patch shrunk by 1 mm: an element that meets it shares interior with the patch
+        ST_MakeEnvelope(ST_XMin(geom_native) + 0.001, ST_YMin(geom_native) + 0.001,
+                        ST_XMax(geom_native) - 0.001, ST_YMax(geom_native) - 0.001) as inner_frame
     from int_patches_gridded
 ),
 flagged as (
     select
         pr.patch_id, pr.element_id, j.kind, j.tags, f.side_m, f.x0, f.y0,
-        f.geom_native as frame, j.geom_native as element,
+        f.geom_native as frame, f.inner_frame, j.geom_native as element,
         not (j.ex0 >= f.x0 and j.ex1 <= f.x1 and j.ey0 >= f.y0 and j.ey1 <= f.y1) as crosses_edge,
         not (j.ex0 >= f.x0 - 0.05 and j.ex1 <= f.x1 + 0.05
              and j.ey0 >= f.y0 - 0.05 and j.ey1 <= f.y1 + 0.05) as is_clipped,
@@ -58,17 +61,19 @@ clipped as (
     select
         patch_id, element_id, kind, tags, is_clipped, side_m, x0, y0,
         case
-            when not crosses_edge or kind = 'point' then element
+            when not crosses_edge then element
             -- an area covers the patch only if its bounding box does (cheap test first)
             when kind = 'area' and covers_box and ST_Covers(element, frame) then frame
             when kind = 'area' then ST_CollectionExtract(ST_Intersection(element, frame), 3)
             else ST_CollectionExtract(ST_Intersection(element, frame), 2)
         end as geom_native
     from flagged
-    -- the exact test for pairs whose boxes overlap: an element that misses the patch or only
-    -- touches its edge clips to nothing
-    where not crosses_edge
-       or (ST_Intersects(element, frame) and (kind = 'point' or not ST_Touches(element, frame)))
+    -- the exact test for pairs whose boxes overlap. A point outside the patch's box is outside
+    -- the patch. Another element is kept when it meets the patch shrunk by 1 mm: then their
+    -- interiors overlap, which ST_Touches would test at four times the cost; what it drops
+    -- misses the patch, touches its edge, or lies within 1 mm of it (under a pixel, and never
+    -- described)
+    where not crosses_edge or (kind <> 'point' and ST_Intersects(element, inner_frame))
 )
 select patch_id, element_id, kind, tags, is_clipped, side_m, x0, y0, geom_native
 from clipped
