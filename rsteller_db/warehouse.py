@@ -92,9 +92,11 @@ class Warehouse:
         read_only: bool = False,
         settings: Settings | None = None,
         create: bool = True,
+        progress_bar: bool = True,
     ):
         self.path = Path(path)
         self.read_only = read_only
+        self.progress_bar = progress_bar  # DuckDB's own bar on long queries (off with --quiet)
         self.settings = settings or load_settings()
         folder = self.path.resolve().parent
         if not folder.is_dir():
@@ -119,6 +121,8 @@ class Warehouse:
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from exc
         try:
+            if not progress_bar:
+                self.con.execute("SET enable_progress_bar = false")
             load_spatial(self.con)
             if not read_only:
                 self._bootstrap()

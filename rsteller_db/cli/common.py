@@ -38,7 +38,8 @@ class App:
         return Reporter(quiet=self.quiet)
 
     def open(self, *, read_only: bool = False, create: bool = True) -> Warehouse:
-        return Warehouse(self.path, read_only=read_only, settings=self.settings, create=create)
+        return Warehouse(self.path, read_only=read_only, settings=self.settings, create=create,
+                         progress_bar=not self.quiet)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

@@ -89,6 +89,11 @@ class _QueryProgress(threading.Thread):
                 self.shown = pct
 
     def __enter__(self) -> _QueryProgress:
+        # progress is tracked (for query_progress) but not printed by DuckDB; the connection's
+        # own choice (off under --quiet) comes back on exit
+        self.saved = self.con.execute(
+            "SELECT current_setting('enable_progress_bar'), "
+            "current_setting('enable_progress_bar_print')").fetchone()
         self.con.execute("SET enable_progress_bar = true")
         self.con.execute("SET enable_progress_bar_print = false")
         self.start()
@@ -97,8 +102,9 @@ class _QueryProgress(threading.Thread):
     def __exit__(self, *exc) -> None:
         self.done.set()
         self.join()
-        self.con.execute("RESET enable_progress_bar")
-        self.con.execute("RESET enable_progress_bar_print")
+        tracked, printed = self.saved
+        self.con.execute(f"SET enable_progress_bar = {bool(tracked)}")
+        self.con.execute(f"SET enable_progress_bar_print = {bool(printed)}")
         if exc[0] is None:
             self.bar.advance(100 - self.shown)
 
