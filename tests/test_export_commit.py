@@ -80,7 +80,7 @@ def test_a_shard_that_cannot_start_names_the_cause(tmp_path):
     from rsteller_db.export.runner import write_shard_files
 
     gone = tmp_path / "gone"
-    table = pa.table({"patch_id": [1], "_digest": ["0"]})
+    table = pa.table({"patch_id": [1], "_digest": ["0"], "_document": [b"{}"]})
     job = ShardJob(gone, "wds", "train", 0, "plan", table, str(tmp_path), 448, None)
     with pytest.raises(ExportError, match="writing shard train-000000 .* No such file"):
         write_shard_files(job)

@@ -240,13 +240,16 @@ def test_changed_caption_rewrites_only_its_shard(warehouse, reference, tmp_path)
     out = tmp_path / "out"
     assert export(copy, out).exit_code == 0
     con = duckdb.connect(str(copy))
-    con.execute("UPDATE captions SET text = 'A new caption of patch twenty-five, long enough.' "
-                "WHERE caption_id = '25-t2-a1'")
+    text = 'A new caption of patch twenty-five: the "Café" by the river \\ bank,\nlong enough.'
+    con.execute("UPDATE captions SET text = ? WHERE caption_id = '25-t2-a1'", [text])
     con.close()
     result = export(copy, out)
     assert "1 written, 3 kept" in result.output
     with tarfile.open(out / "train-000002.tar") as tar:
-        assert "twenty-five" in tar.extractfile("25.json").read().decode()
+        raw = tar.extractfile("25.json").read()
+    # quotes, backslash and newline escaped, other characters as UTF-8
+    assert json.loads(raw)["annotations"][0]["text"] == text
+    assert "Café".encode() in raw and b'\\"Caf' in raw and b"\\n" in raw
     assert files_of(out)["train-000000.tar"] == files_of(reference)["train-000000.tar"]
 
 

@@ -24,12 +24,25 @@ from .writers import ExportError, Sample
 RELATION = "dataset_samples"
 BATCH_ROWS = 2048
 DIGEST = "_digest"
+DOCUMENT = "_document"
 # Parquet readers such as Hugging Face `datasets` have no MAP type: tags leave as key/value
 # pairs. The digest (DuckDB's 64-bit hash of the whole row, deterministic for the pinned
 # DuckDB) tells a resumed export whether a finished shard still holds what the warehouse says;
-# hashing the row as it is costs far less than md5 of the row cast to text.
-QUERY = (f"SELECT * REPLACE (map_entries(tags) AS tags), hash(ds)::VARCHAR AS {DIGEST} "
-         f"FROM {RELATION} ds ORDER BY patch_id")
+# hashing the row as it is costs far less than md5 of the row cast to text. The document is
+# the sample's RSTeller JSON as UTF-8 bytes, written by DuckDB on its threads (compact, the
+# same bytes as Python's json.dumps with separators (",", ":") and ensure_ascii=False).
+QUERY = f"""
+SELECT
+    * REPLACE (map_entries(tags) AS tags),
+    hash(ds)::VARCHAR AS {DIGEST},
+    encode(to_json({{
+        'metadata': {{'patch_id': patch_id, 'image_name': image_name}},
+        'annotations': list_transform(
+            captions, c -> {{'task': c.task, 'text': c.text, 'annotator': c.annotator}})
+    }})::VARCHAR) AS {DOCUMENT}
+FROM {RELATION} ds
+ORDER BY patch_id"""
+HIDDEN = [DIGEST, DOCUMENT]  # columns the export uses that are not metadata
 DEFAULT_JPEG_QUALITY = 95
 
 # Start-of-frame markers of every JPEG coding process (not DHT C4, JPG C8, DAC CC).
@@ -71,14 +84,15 @@ class SkipSample(Exception):
 
 @dataclass(frozen=True)
 class Row:
-    """One planned sample: what its JSON document needs, and where its metadata row is."""
+    """One planned sample: its JSON document, its image, and where its metadata row is."""
 
     patch_id: int
     image_name: str
     image_status: str
     image_path: str | None
     image_reason: str | None
-    annotations: list[dict]
+    document: bytes  # RSTeller's {"metadata": ..., "annotations": [...]} as UTF-8 JSON
+    tasks: list[int]  # the task of each annotation, in order (for the shard's stats)
     batch: pa.RecordBatch  # the metadata row is batch[index] (the parquet sidecar's row)
     index: int
 
@@ -123,7 +137,9 @@ class SampleReader:
 
 
 def metadata_schema(schema: pa.Schema) -> pa.Schema:
-    return schema.remove(schema.get_field_index(DIGEST))
+    for name in HIDDEN:
+        schema = schema.remove(schema.get_field_index(name))
+    return schema
 
 
 def digests(table: pa.Table) -> list[str]:
@@ -157,24 +173,21 @@ class SampleMaker:
 
     @staticmethod
     def _batch_rows(batch: pa.RecordBatch) -> Iterator[Row]:
-        # Column-wise to Python: only what the JSON documents need, not whole rows.
+        # Column-wise to Python: only what the samples need, not whole rows.
         col = batch.column
         ids, names = col("patch_id").to_pylist(), col("image_name").to_pylist()
         status, paths = col("image_status").to_pylist(), col("image_path").to_pylist()
         reasons = col("image_reason").to_pylist()
+        documents = col(DOCUMENT).to_pylist()
         captions = col("captions")
         lengths = captions.value_lengths().fill_null(0).to_pylist()
-        flat = captions.flatten()
-        tasks = flat.field("task").to_pylist()
-        texts = flat.field("text").to_pylist()
-        annotators = flat.field("annotator").to_pylist()
-        meta = batch.drop_columns([DIGEST])
+        tasks = captions.flatten().field("task").to_pylist()
+        meta = batch.drop_columns(HIDDEN)
         start = 0
         for i, length in enumerate(lengths):
-            notes = [{"task": int(tasks[k]), "text": texts[k], "annotator": annotators[k]}
-                     for k in range(start, start + length)]
+            yield Row(int(ids[i]), names[i], status[i], paths[i], reasons[i], documents[i],
+                      tasks[start:start + length], meta, i)
             start += length
-            yield Row(int(ids[i]), names[i], status[i], paths[i], reasons[i], notes, meta, i)
 
     def sample(self, row: Row, with_image: bool) -> Sample:
         """The sample of ``row``; raises :class:`SkipSample` when its image is unusable."""
@@ -187,9 +200,7 @@ class SampleMaker:
             jpeg = None
         else:
             raise SkipSample(f"image file missing: {row.image_path}")
-        document = {"metadata": {"patch_id": row.patch_id, "image_name": row.image_name},
-                    "annotations": row.annotations}
-        return Sample(patch_id=row.patch_id, document=document, batch=row.batch,
+        return Sample(patch_id=row.patch_id, document=row.document, batch=row.batch,
                       index=row.index, jpeg=jpeg)
 
     def _jpeg(self, relative: str) -> bytes:

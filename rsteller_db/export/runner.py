@@ -166,7 +166,7 @@ def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = Non
     writer = writer_for(job.fmt, metadata_schema(job.table.schema))
     maker = SampleMaker(job.root, patch_size_px=job.patch_size_px, jpeg_quality=job.jpeg_quality)
     skipped: list[dict] = []
-    tasks: dict[str, int] = {}
+    tasks: dict[int, int] = {}
     written = 0
     ids = job.table.column("patch_id")
     try:
@@ -177,8 +177,8 @@ def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = Non
             else:
                 writer.write(sample)
                 written += 1
-                for note in row.annotations:
-                    tasks[str(note["task"])] = tasks.get(str(note["task"]), 0) + 1
+                for task in row.tasks:
+                    tasks[task] = tasks.get(task, 0) + 1
             if advance:
                 advance(1)
         files = writer.close()
@@ -191,7 +191,8 @@ def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = Non
     stats = {
         "shard": stem, "format": job.fmt, "split": job.split, "samples": written,
         "first_patch_id": ids[0].as_py(), "last_patch_id": ids[-1].as_py(),
-        "captions_by_task": dict(sorted(tasks.items())), "skipped": skipped,
+        "captions_by_task": {str(task): n for task, n in sorted(tasks.items())},
+        "skipped": skipped,
     }
     return WrittenShard(job, files, stats)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import tarfile
 from abc import ABC, abstractmethod
@@ -55,7 +54,7 @@ class Sample:
     """One exportable patch: RSTeller's JSON document, the image, and the metadata row."""
 
     patch_id: int
-    document: dict  # {"metadata": {...}, "annotations": [...]}
+    document: bytes  # RSTeller's {"metadata": {...}, "annotations": [...]} as UTF-8 JSON
     batch: pa.RecordBatch  # the metadata row (parquet sidecar) is batch[index]
     index: int
     jpeg: bytes | None = None
@@ -63,9 +62,6 @@ class Sample:
     @property
     def key(self) -> str:
         return str(self.patch_id)
-
-    def document_bytes(self) -> bytes:
-        return json.dumps(self.document, ensure_ascii=False).encode("utf-8")
 
 
 class AtomicFile:
@@ -283,7 +279,7 @@ class WdsWriter(ShardWriter):
 
     def write(self, sample: Sample) -> None:
         self._tar.write(
-            {"__key__": sample.key, "jpg": sample.jpeg, "json": sample.document_bytes()})
+            {"__key__": sample.key, "jpg": sample.jpeg, "json": sample.document})
         self._sidecar.write(sample)
 
     def close(self) -> list[AtomicFile]:
