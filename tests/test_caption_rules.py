@@ -25,7 +25,8 @@ PAYLOAD = json.dumps(
                 {"key": "tower:type", "value": "communication"},
             ],
         },
-        "geometry": {"outline": "0.125 0.250, 0.731 0.250, 0.731 0.875"},
+        "geometry": {"outline": "0.125 0.250, 0.731 0.250, 0.731 0.875",
+                     "length_words": "about a third of the way across the view"},
         "note": "a long description that somebody pasted into the map for no good reason at all",
     }
 )
@@ -43,6 +44,12 @@ CASES = [
         None,
     ),
     (3, GOOD_REVISION, None),
+    (
+        2,
+        "A service road runs straight from the top right corner, about a third of the way "
+        "across the view, past the parking lots of the industrial park.",
+        None,
+    ),
     (
         1,
         "A busy highway runs along the lower edge of the view past fields and farm buildings.",
