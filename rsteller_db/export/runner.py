@@ -43,7 +43,7 @@ from .outdir import (
 from .reader import SampleMaker, SampleReader, digests, metadata_schema
 from .writers import AtomicFile, ExportError, writer_for
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2  # 2: compact JSON documents written by DuckDB; a folder of version 1 is rewritten
 
 
 @dataclass(frozen=True)
