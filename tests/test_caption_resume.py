@@ -105,6 +105,8 @@ def test_concurrent_query_then_sigkill_then_resume_captions_each_request_once(
             " select request_id, count(*) as n, bool_and(status = 'accepted') as all_ok"
             " from captions group by request_id)"
         ).fetchone()
-        runs = con.execute("select status from _meta.caption_runs order by started_at").fetchall()
+        runs = con.execute("select status, pid from _meta.caption_runs order by started_at"
+                           ).fetchall()
     assert per_request == (N, N, 1, 1, True)
-    assert runs == [("running",), ("finished",)]  # the killed run never closed its record
+    # the killed run never closed its record; the next run found its process gone
+    assert runs == [("killed", proc.pid), ("finished", os.getpid())]

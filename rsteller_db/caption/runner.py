@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 import uuid
 from collections import Counter, deque
@@ -312,6 +314,8 @@ class CaptionRun:
             "run_id": self.summary.run_id,
             "started_at": datetime.now(),
             "status": "running",
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
             "backend": self.backend.name,
             "annotator": self.summary.annotator,
             "target": self.backend.describe(),

@@ -8,6 +8,7 @@ batch (open, one transaction, close, with brief retries while another process ho
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -188,12 +189,34 @@ class CaptionStore:
 
     # -- writes --------------------------------------------------------------------------
     def begin_run(self, run: dict, wait_s: float = 30.0) -> None:
+        """Record a new run; first mark 'killed' the runs of this host still 'running' whose
+        process is gone (SIGKILL, a crash, a power cut), so they do not look alive forever."""
         columns = ", ".join(run)
         marks = ", ".join("?" for _ in run)
         with self.writer(wait_s) as con:
-            con.execute(
-                f"INSERT INTO _meta.caption_runs ({columns}) VALUES ({marks})", list(run.values())
-            )
+            stale = [
+                run_id
+                for run_id, pid in con.execute(
+                    "SELECT run_id, pid FROM _meta.caption_runs "
+                    "WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+                    [run.get("host")],
+                ).fetchall()
+                if not _alive(pid)
+            ]
+            con.execute("BEGIN")
+            try:
+                if stale:
+                    con.execute(
+                        "UPDATE _meta.caption_runs SET status = 'killed' "
+                        "WHERE list_contains(?, run_id)", [stale])
+                con.execute(
+                    f"INSERT INTO _meta.caption_runs ({columns}) VALUES ({marks})",
+                    list(run.values()),
+                )
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                con.execute("ROLLBACK")
+                raise CaptionError(f"cannot record the caption run in {self.path}: {exc}") from exc
 
     def write(self, rows: list[dict], run_id: str, summary: dict, wait_s: float) -> None:
         """Insert caption rows and update the run's counters in one transaction.
@@ -221,3 +244,14 @@ class CaptionStore:
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise CaptionError(f"cannot store captions in {self.path}: {exc}") from exc
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this PID exists on this host (a reused PID counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS _meta.caption_runs (
     run_id VARCHAR PRIMARY KEY,
     started_at TIMESTAMP NOT NULL,
     finished_at TIMESTAMP,
-    status VARCHAR NOT NULL,         -- running | finished | interrupted | failed (killed: running)
+    status VARCHAR NOT NULL,         -- running | finished | interrupted | failed | killed
     backend VARCHAR NOT NULL,
     annotator VARCHAR,
     target VARCHAR,                  -- server URLs or model file
@@ -41,5 +41,10 @@ CREATE TABLE IF NOT EXISTS _meta.caption_runs (
     rejected_by_reason JSON,         -- {"word_count_task12": 3, ...}
     tokens_in BIGINT NOT NULL DEFAULT 0,
     tokens_out BIGINT NOT NULL DEFAULT 0,
-    wall_s DOUBLE NOT NULL DEFAULT 0
+    wall_s DOUBLE NOT NULL DEFAULT 0,
+    host VARCHAR,                    -- where the run's process ran, and its PID: a later run
+    pid INTEGER                      -- on that host marks a 'running' run whose process is gone 'killed'
 );
+-- warehouses created before host/pid were recorded
+ALTER TABLE _meta.caption_runs ADD COLUMN IF NOT EXISTS host VARCHAR;
+ALTER TABLE _meta.caption_runs ADD COLUMN IF NOT EXISTS pid INTEGER;
