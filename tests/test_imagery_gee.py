@@ -82,8 +82,29 @@ class FakeEE:
                 fake.calls.append(("filterDate", start, end))
                 return self
 
-            def getInfo(self):
+            def sort(self, prop):
+                fake.calls.append(("sort", prop))
+                return self
+
+            def size(self):
+                return Info(len(fake.features))
+
+            def toList(self, count, offset=0):
+                fake.calls.append(("toList", count, offset))
+                return Info(fake.features[offset:offset + count])
+
+            def getInfo(self):  # Earth Engine refuses this beyond 5,000 elements
+                if len(fake.features) > 5000:
+                    raise fake.EEException("Collection query aborted after accumulating over "
+                                           "5000 elements.")
                 return {"type": "ImageCollection", "features": fake.features}
+
+        class Info:  # a computed object: its value arrives with getInfo()
+            def __init__(self, value):
+                self.value = value
+
+            def getInfo(self):
+                return self.value
 
         return Coll()
 
@@ -143,7 +164,7 @@ def test_listing_records_the_request_and_keeps_rgb_at_0_6_m(tmp_path: Path, fake
             "native_bounds, source, uri from stg_naip__images"
         ).fetchone()
         patches = grid(wh)
-    assert fake.calls[:4] == [
+    assert fake.calls[:6] == [
         ("Initialize", None, "p1"),
         ("ImageCollection", "USDA/NAIP/DOQQ"),
         (
@@ -159,6 +180,8 @@ def test_listing_records_the_request_and_keeps_rgb_at_0_6_m(tmp_path: Path, fake
             ),
         ),
         ("filterDate", "2022-01-01", "2023-01-01"),
+        ("sort", "system:index"),
+        ("toList", 1000, 0),
     ]
     assert [str(n) for n in result.notices] == [
         "USDA/NAIP/DOQQ/m_4107501_nw_18_100_20220815: "
@@ -179,6 +202,21 @@ def test_listing_records_the_request_and_keeps_rgb_at_0_6_m(tmp_path: Path, fake
     )
     # the footprint ends about 670 m below the top of the 1200 m raster: row 1 (to 806 m) is out
     assert [(p[1], p[2]) for p in patches] == [(0, 0), (1, 0)]
+
+
+def test_a_state_sized_listing_comes_in_pages(tmp_path: Path, monkeypatch):
+    # 5,500 images: more than Earth Engine describes in one request
+    names = [f"m_41075{i:05d}_ne_18_060_20220815" for i in range(5_500)]
+    ee = FakeEE([feature(n) for n in names])
+    monkeypatch.setitem(sys.modules, "ee", ee)
+    source = GeeSource("-75.1,40.6,-74.9,40.8", "2022-01-01", "2023-01-01")
+    with open_wh(tmp_path / "wh" / "w.duckdb") as wh:
+        result = ingest_naip(wh, source)
+        listed = wh.con.execute("select count(distinct image_name) from raw.naip_images"
+                                ).fetchone()[0]
+    pages = [c for c in ee.calls if c[0] == "toList"]
+    assert pages == [("toList", 1000, offset) for offset in range(0, 5_500, 1000)]
+    assert listed == 5_500 and result.failures == []
 
 
 def test_fetch_asks_for_exactly_the_patch_grid(tmp_path: Path, fake: FakeEE):

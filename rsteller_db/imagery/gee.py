@@ -20,6 +20,7 @@ from .records import Failure, ImageRecord, Notice
 from .sources import FootprintSource, register
 
 COLLECTION = "USDA/NAIP/DOQQ"
+LIST_PAGE = 1000  # images described per listing request (Earth Engine stops at 5,000)
 RGB = ("R", "G", "B")
 AUTH_HELP = (
     "run `earthengine authenticate` (or `gcloud auth application-default login`) on this "
@@ -72,14 +73,22 @@ class EarthEngine:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputError(f"Earth Engine is not authenticated ({first}): {AUTH_HELP}") from exc
 
-    def list_images(self, region: dict, start: str, end: str) -> list[dict]:
-        """``getInfo`` of the NAIP images meeting ``region`` (GeoJSON) within [start, end)."""
+    def list_images(self, region: dict, start: str, end: str) -> Iterator[dict]:
+        """The image descriptions (``getInfo``) of the NAIP images meeting ``region`` (GeoJSON)
+        within [start, end), a page of ``LIST_PAGE`` at a time: Earth Engine refuses to
+        describe a collection of more than 5,000 elements in one request, and a state holds
+        tens of thousands of NAIP images. Sorted by ``system:index`` so pages do not overlap."""
         self.initialize()
         ee = self.ee
         collection = (
-            ee.ImageCollection(COLLECTION).filterBounds(ee.Geometry(region)).filterDate(start, end)
+            ee.ImageCollection(COLLECTION)
+            .filterBounds(ee.Geometry(region))
+            .filterDate(start, end)
+            .sort("system:index")
         )
-        return collection.getInfo().get("features", [])
+        total = int(collection.size().getInfo())
+        for offset in range(0, total, LIST_PAGE):
+            yield from collection.toList(LIST_PAGE, offset).getInfo()
 
     def compute_pixels(
         self, image_id: str, epsg: int, x0: float, y0: float, scale_m: float, size_px: int
