@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from imagery_world import build_grid, open_wh, write_tif
+from pyproj import Transformer
 from shapely import wkt
 
 from rsteller_db.errors import InputError
@@ -216,6 +217,44 @@ def test_index_source_uses_mapped_columns_and_its_footprints(tmp_path: Path):
             "POLYGON ((-75 40.648, -74.995 40.648, -74.995 40.6508, -75 40.6508, -75 40.648))"
         )
     )
+
+
+@pytest.mark.parametrize("kind", ["shapefile", "geoparquet"])
+def test_index_footprints_in_the_files_own_crs(tmp_path: Path, kind: str):
+    # footprints stored in UTM 18N: a shapefile says so in its .prj, GeoParquet in its
+    # "geo" metadata; without --crs the footprint lands where the UTM numbers put it
+    write_tif(tmp_path / "tiles" / "a.tif", 600, 600)
+    utm = "POLYGON((500000 4500000, 500360 4500000, 500360 4500300, 500000 4500300, " \
+          "500000 4500000))"
+    with open_wh(tmp_path / "wh" / "w.duckdb") as wh:
+        select = (f"SELECT '{NE18}' AS image_name, 'tiles/a.tif' AS uri, "
+                  f"ST_GeomFromText('{utm}') AS geom")
+        if kind == "shapefile":
+            index = tmp_path / "footprints.shp"
+            wh.con.execute(f"COPY ({select}) TO '{index}' "
+                           "(FORMAT GDAL, DRIVER 'ESRI Shapefile', SRS 'EPSG:26918')")
+            assert index.with_suffix(".prj").is_file()
+        else:
+            index = tmp_path / "footprints.parquet"
+            projjson = json.dumps({"id": {"authority": "EPSG", "code": 26918}})
+            geo = json.dumps({"version": "1.1.0", "primary_column": "geom", "columns": {
+                "geom": {"encoding": "WKB", "geometry_types": ["Polygon"],
+                         "crs": json.loads(projjson)}}})
+            wh.con.execute(
+                f"COPY (SELECT image_name, uri, ST_AsWKB(geom) AS geom FROM ({select})) "
+                f"TO '{index}' (FORMAT PARQUET, KV_METADATA {{geo: '{geo}'}})")
+        source = IndexSource(index)
+        assert source.footprint_crs(wh.con) == "EPSG:26918"
+        result = ingest_naip(wh, source)
+        assert result.failures == []
+        build_grid(wh)
+        lon, lat = wh.con.execute(
+            "select ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) from stg_naip__images"
+        ).fetchone()
+    # the footprint's centre, UTM 18N (500180, 4500150), 180 m east of 75 W
+    want = Transformer.from_crs("EPSG:26918", "EPSG:4326", always_xy=True).transform(
+        500180.0, 4500150.0)
+    assert (lon, lat) == pytest.approx(want, abs=1e-6)
 
 
 def test_index_missing_mapped_column_names_the_file(tmp_path: Path, cli):

@@ -22,7 +22,8 @@ from .ingest import ingest
 @click.option("--name-col", help="index: column with the image name [default: image_name].")
 @click.option("--uri-col", help="index: column with the raster path or URL [default: uri].")
 @click.option("--date-col", help="index: column with the acquisition date (optional).")
-@click.option("--crs", help="index: CRS of the footprint geometries [default: EPSG:4326].")
+@click.option("--crs", help="index: CRS of the footprint geometries [default: the file's own "
+              "(.prj, GeoPackage or GeoParquet metadata), else EPSG:4326].")
 @click.option(
     "--region",
     metavar="BBOX|GEOJSON",

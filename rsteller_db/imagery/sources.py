@@ -12,6 +12,7 @@ input that cannot be used, with the reason) and ``Notice`` (a warning) items. Ba
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -138,7 +139,7 @@ class IndexSource(FootprintSource):
         name_col: str = "image_name",
         uri_col: str = "uri",
         date_col: str | None = None,
-        crs: str = "EPSG:4326",
+        crs: str | None = None,
     ):
         self.path = Path(path)
         if not self.path.is_file():
@@ -203,6 +204,43 @@ class IndexSource(FootprintSource):
         self._cached = self._rows(con)
         return len(self._cached)
 
+    def footprint_crs(self, con) -> str:
+        """``--crs`` when given; else the file's own CRS (a shapefile's .prj, a GeoPackage's
+        SRS, GeoParquet's ``geo`` metadata); else EPSG:4326 (GeoJSON's only CRS)."""
+        if self.crs:
+            return self.crs
+        try:
+            found = self._parquet_crs(con) if self.path.suffix.lower() in _PARQUET \
+                else self._gdal_crs(con)
+        except (duckdb.Error, ValueError, KeyError, IndexError, TypeError):
+            found = None
+        return found or "EPSG:4326"
+
+    def _gdal_crs(self, con) -> str | None:
+        quoted = str(self.path.resolve()).replace("'", "''")
+        layers = con.execute(f"SELECT layers FROM ST_Read_Meta('{quoted}')").fetchone()[0]
+        crs = layers[0]["geometry_fields"][0]["crs"]
+        if crs and crs.get("auth_name") and crs.get("auth_code"):
+            return f"{crs['auth_name']}:{crs['auth_code']}"
+        return None
+
+    def _parquet_crs(self, con) -> str | None:
+        quoted = str(self.path.resolve()).replace("'", "''")
+        row = con.execute(
+            f"SELECT value FROM parquet_kv_metadata('{quoted}') WHERE key = 'geo'").fetchone()
+        if row is None:
+            return None
+        geo = json.loads(row[0])
+        column = geo["columns"][geo.get("primary_column") or next(iter(geo["columns"]))]
+        if "crs" not in column:  # GeoParquet: no crs means OGC:CRS84, longitude/latitude
+            return "EPSG:4326"
+        ident = (column["crs"] or {}).get("id") or {}
+        if ident.get("authority") in ("OGC",) and str(ident.get("code")) == "CRS84":
+            return "EPSG:4326"
+        if ident.get("authority") and ident.get("code"):
+            return f"{ident['authority']}:{ident['code']}"
+        return None
+
     def _resolve(self, uri: str) -> str:
         if "://" in uri or Path(uri).is_absolute():
             return uri
@@ -210,6 +248,7 @@ class IndexSource(FootprintSource):
 
     def scan(self, con) -> Iterator[Item]:
         rows = getattr(self, "_cached", None) or self._rows(con)
+        crs = self.footprint_crs(con)
         for name, uri, day, wkt in rows:
             if not name or not uri or not wkt:
                 yield Failure(
@@ -224,7 +263,7 @@ class IndexSource(FootprintSource):
                 record = dataclasses.replace(
                     record,
                     footprint_wkt=wkt,
-                    footprint_crs=self.crs,
+                    footprint_crs=crs,
                     acquired_on=acquired,
                     date_from="index" if day else record.date_from,
                 )
