@@ -96,7 +96,6 @@ class Warehouse:
     ):
         self.path = Path(path)
         self.read_only = read_only
-        self.progress_bar = progress_bar  # DuckDB's own bar on long queries (off with --quiet)
         self.settings = settings or load_settings()
         folder = self.path.resolve().parent
         if not folder.is_dir():
@@ -121,8 +120,9 @@ class Warehouse:
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from exc
         try:
-            if not progress_bar:
+            if not progress_bar:  # DuckDB's own bar on long queries (off with --quiet)
                 self.con.execute("SET enable_progress_bar = false")
+                self.con.execute("SET enable_progress_bar_print = false")
             load_spatial(self.con)
             if not read_only:
                 self._bootstrap()

@@ -236,10 +236,9 @@ def test_index_footprints_in_the_files_own_crs(tmp_path: Path, kind: str):
             assert index.with_suffix(".prj").is_file()
         else:
             index = tmp_path / "footprints.parquet"
-            projjson = json.dumps({"id": {"authority": "EPSG", "code": 26918}})
             geo = json.dumps({"version": "1.1.0", "primary_column": "geom", "columns": {
                 "geom": {"encoding": "WKB", "geometry_types": ["Polygon"],
-                         "crs": json.loads(projjson)}}})
+                         "crs": {"id": {"authority": "EPSG", "code": 26918}}}}})
             wh.con.execute(
                 f"COPY (SELECT image_name, uri, ST_AsWKB(geom) AS geom FROM ({select})) "
                 f"TO '{index}' (FORMAT PARQUET, KV_METADATA {{geo: '{geo}'}})")

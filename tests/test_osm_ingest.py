@@ -175,19 +175,19 @@ def test_cli_ingests_and_reports(tmp_path):
 def test_quiet_keeps_duckdb_own_progress_bar_off_through_an_ingest(tmp_path):
     # DuckDB prints its own bar on queries over 2 s; --quiet turns it off, and the ingest,
     # which tracks query progress for its own bar, gives the connection its setting back
+    from rsteller_db.cli.common import App
     from rsteller_db.osm.ingest import _QueryProgress
     from rsteller_db.progress import Reporter
     from rsteller_db.warehouse import Warehouse
 
     shown = "select current_setting('enable_progress_bar') as bar, " \
             "current_setting('enable_progress_bar_print') as printed"
-    Warehouse(tmp_path / "q.duckdb").close()
-    quiet = CliRunner().invoke(main, ["--warehouse", str(tmp_path / "q.duckdb"), "--quiet",
-                                      "query", shown, "--format", "csv"])
-    assert quiet.output.splitlines()[1].lower() == "false,true"
+    with App(str(tmp_path / "q.duckdb")).open() as wh:  # DuckDB prints by default
+        assert wh.con.execute(shown).fetchone()[1] is True
+    with App(str(tmp_path / "q.duckdb"), quiet=True).open() as wh:
+        assert wh.con.execute(shown).fetchone() == (False, False)
     with Warehouse(tmp_path / "w.duckdb", progress_bar=False) as wh, \
             Reporter(quiet=True).bar("loading", total=100) as bar:
-        wh.con.execute("SET enable_progress_bar_print = false")  # whatever the caller chose
         with _QueryProgress(wh.con, bar):
             assert wh.con.execute(shown).fetchone() == (True, False)
         assert wh.con.execute(shown).fetchone() == (False, False)

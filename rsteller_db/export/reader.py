@@ -158,19 +158,6 @@ class SampleMaker:
         for batch in table.to_batches():
             yield from self._batch_rows(batch)
 
-    def samples(self, table: pa.Table, with_image: bool) -> Iterator[tuple[Row, Sample | None,
-                                                                         SkipSample | None]]:
-        """``(row, sample, None)`` or ``(row, None, why)`` for every row, in order."""
-        for row in self.rows(table):
-            yield self._attempt(row, with_image)
-
-    def _attempt(self, row: Row, with_image: bool) -> tuple[Row, Sample | None,
-                                                            SkipSample | None]:
-        try:
-            return row, self.sample(row, with_image), None
-        except SkipSample as exc:
-            return row, None, exc
-
     @staticmethod
     def _batch_rows(batch: pa.RecordBatch) -> Iterator[Row]:
         # Column-wise to Python: only what the samples need, not whole rows.

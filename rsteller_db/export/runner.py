@@ -40,7 +40,7 @@ from .outdir import (
     stats_name,
     write_json_atomic,
 )
-from .reader import SampleMaker, SampleReader, digests, metadata_schema
+from .reader import SampleMaker, SampleReader, SkipSample, digests, metadata_schema
 from .writers import AtomicFile, ExportError, writer_for
 
 PLAN_VERSION = 2  # 2: compact JSON documents written by DuckDB; a folder of version 1 is rewritten
@@ -171,9 +171,11 @@ def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = Non
     ids = job.table.column("patch_id")
     try:
         writer.open(job.out / stem)
-        for row, sample, why in maker.samples(job.table, writer.needs_image):
-            if sample is None:
-                skipped.append({"patch_id": row.patch_id, "reason": str(why)})
+        for row in maker.rows(job.table):
+            try:
+                sample = maker.sample(row, writer.needs_image)
+            except SkipSample as exc:
+                skipped.append({"patch_id": row.patch_id, "reason": str(exc)})
             else:
                 writer.write(sample)
                 written += 1

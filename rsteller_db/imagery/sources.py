@@ -165,11 +165,14 @@ class IndexSource(FootprintSource):
     def uri(self) -> str:
         return str(self.path.resolve())
 
+    def _quoted(self) -> str:
+        """The file's path as a SQL string literal."""
+        return "'" + str(self.path.resolve()).replace("'", "''") + "'"
+
     def _relation(self) -> str:
-        quoted = str(self.path.resolve()).replace("'", "''")
         if self.path.suffix.lower() in _PARQUET:
-            return f"read_parquet('{quoted}')"
-        return f"ST_Read('{quoted}')"
+            return f"read_parquet({self._quoted()})"
+        return f"ST_Read({self._quoted()})"
 
     def _rows(self, con) -> list[tuple]:
         try:
@@ -217,17 +220,16 @@ class IndexSource(FootprintSource):
         return found or "EPSG:4326"
 
     def _gdal_crs(self, con) -> str | None:
-        quoted = str(self.path.resolve()).replace("'", "''")
-        layers = con.execute(f"SELECT layers FROM ST_Read_Meta('{quoted}')").fetchone()[0]
+        layers = con.execute(f"SELECT layers FROM ST_Read_Meta({self._quoted()})").fetchone()[0]
         crs = layers[0]["geometry_fields"][0]["crs"]
         if crs and crs.get("auth_name") and crs.get("auth_code"):
             return f"{crs['auth_name']}:{crs['auth_code']}"
         return None
 
     def _parquet_crs(self, con) -> str | None:
-        quoted = str(self.path.resolve()).replace("'", "''")
         row = con.execute(
-            f"SELECT value FROM parquet_kv_metadata('{quoted}') WHERE key = 'geo'").fetchone()
+            f"SELECT value FROM parquet_kv_metadata({self._quoted()}) WHERE key = 'geo'"
+        ).fetchone()
         if row is None:
             return None
         geo = json.loads(row[0])
@@ -235,7 +237,7 @@ class IndexSource(FootprintSource):
         if "crs" not in column:  # GeoParquet: no crs means OGC:CRS84, longitude/latitude
             return "EPSG:4326"
         ident = (column["crs"] or {}).get("id") or {}
-        if ident.get("authority") in ("OGC",) and str(ident.get("code")) == "CRS84":
+        if ident.get("authority") == "OGC" and str(ident.get("code")) == "CRS84":
             return "EPSG:4326"
         if ident.get("authority") and ident.get("code"):
             return f"{ident['authority']}:{ident['code']}"

@@ -39,10 +39,9 @@ frames as (
         ST_YMin(geom_native) as y0,
         ST_XMax(geom_native) as x1,
         ST_YMax(geom_native) as y1,
-        ST_XMax(geom_native) - ST_XMin(geom_native) as side_m,
+        x1 - x0 as side_m,
         -- the patch shrunk by 1 mm: an element that meets it shares interior with the patch
-        ST_MakeEnvelope(ST_XMin(geom_native) + 0.001, ST_YMin(geom_native) + 0.001,
-                        ST_XMax(geom_native) - 0.001, ST_YMax(geom_native) - 0.001) as inner_frame
+        ST_MakeEnvelope(x0 + 0.001, y0 + 0.001, x1 - 0.001, y1 - 0.001) as inner_frame
     from int_patches_gridded
 ),
 flagged as (
