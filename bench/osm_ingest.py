@@ -52,14 +52,15 @@ def peak_rss_mb() -> float:
 # -- one tool, run in a child process --------------------------------------------------
 
 def osm_sql_dir(root: Path) -> Path:
+    from rsteller_db.paths import sql_folder
+
     out = root / "sql"
     for sub in ("ddl", "seeds", "staging", "intermediate", "marts", "audits"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    sql = ROOT / "sql"
-    for pattern in ("ddl/raw_osm.sql", "seeds/osm_*.csv", "staging/1*_stg_osm__*.sql",
-                    "audits/stg_osm__*.sql"):
-        for path in sql.glob(pattern):
-            shutil.copy(path, out / path.parent.name)
+        sql_folder(sub, out).mkdir(parents=True, exist_ok=True)
+    for sub, pattern in (("ddl", "*.sql"), ("seeds", "osm_*.csv"),
+                         ("staging", "1*_stg_osm__*.sql"), ("audits", "stg_osm__*.sql")):
+        for path in sql_folder(sub).glob(pattern):
+            shutil.copy(path, sql_folder(sub, out) / path.name)
     return out
 
 

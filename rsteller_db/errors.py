@@ -41,3 +41,7 @@ class QueryError(RstellerError):
 
 class InputError(RstellerError):
     """An input file (PBF, raster, footprint index, ...) is missing or unreadable."""
+
+
+class UnsafePathError(InputError):
+    """A name from the input would become a path outside the folder it belongs in."""

@@ -6,11 +6,13 @@ A stage is one file holding one ``SELECT`` (or ``WITH ... SELECT``) under a head
     -- grain: patch_id        (what one row is)
     -- refresh: always        (optional: rebuild even when nothing upstream changed)
 
-The relation is named after the file without its order prefix: ``sql/marts/30_captions.sql``
-builds ``captions``. Layers run in the order staging -> intermediate -> marts; the number in a
-file name only orders files within a layer. Seeds (``sql/seeds/*.csv``) load first as tables
-named after the file, and audits (``sql/audits/<relation>__<check>.sql``) run right after the
-relation they name, inside its transaction: any row they return rolls the stage back.
+The relation is named after the file without its order prefix:
+``sql/40_marts/10_caption_requests.sql`` builds ``caption_requests``. Layers run in the order
+their folders list in (``10_seeds``, ``20_staging``, ``30_intermediate``, ``40_marts``; see
+``paths.SQL_FOLDERS``); the number in a file name only orders files within a layer. Seeds
+(``sql/10_seeds/*.csv``) load first as tables named after the file, and audits
+(``sql/stage_audits/<relation>__<check>.sql``) run right after the relation they name, inside
+its transaction: any row they return rolls the stage back.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import AuditError, StageError
-from .paths import SQL_DIR
+from .paths import SQL_DIR, sql_folder
 from .warehouse import Warehouse
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -114,7 +116,7 @@ def _load_stage(path: Path, layer: str, audits: dict[str, list[Audit]]) -> Stage
 
 def _discover_audits(sql_dir: Path) -> dict[str, list[Audit]]:
     found: dict[str, list[Audit]] = {}
-    for path in sorted((sql_dir / "audits").glob("*.sql")):
+    for path in sorted(sql_folder("audits", sql_dir).glob("*.sql")):
         relation, sep, check = path.stem.rpartition("__")
         if not sep:
             raise StageError(f"{path}: an audit is named <relation>__<check>.sql")
@@ -133,7 +135,7 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Stage]:
     """Seeds, then the stages of each layer in file order."""
     audits = _discover_audits(sql_dir)
     stages: list[Stage] = []
-    for path in sorted((sql_dir / "seeds").glob("*.csv")):
+    for path in sorted(sql_folder("seeds", sql_dir).glob("*.csv")):
         name = _relation_name(path)
         stages.append(
             Stage(
@@ -147,7 +149,7 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Stage]:
             )
         )
     for layer in LAYERS:
-        for path in sorted((sql_dir / layer).glob("*.sql")):
+        for path in sorted(sql_folder(layer, sql_dir).glob("*.sql")):
             stages.append(_load_stage(path, layer, audits))
     names = [s.name for s in stages]
     dupes = sorted({n for n in names if names.count(n) > 1})

@@ -6,13 +6,12 @@ import importlib.metadata
 import os
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import duckdb
 
 from .errors import WarehouseError
-from .paths import SQL_DIR, data_dir
+from .paths import data_dir, sql_folder
 from .settings import Settings, load_settings
 
 SPATIAL_DIST = "duckdb-extension-spatial"
@@ -81,8 +80,8 @@ class Warehouse:
     """An open warehouse. Use as a context manager; ``con`` is the DuckDB connection.
 
     ``read_only`` opens an existing file without taking the write lock. A writable open
-    creates the file when missing, ensures the ``_meta``/``raw`` schemas and the raw source
-    tables, and records the resolved settings.
+    creates the file when missing (``make_folder``: its missing parent folders too), ensures
+    the ``_meta``/``raw`` schemas and the raw source tables, and records the resolved settings.
     """
 
     def __init__(
@@ -92,12 +91,21 @@ class Warehouse:
         read_only: bool = False,
         settings: Settings | None = None,
         create: bool = True,
+        make_folder: bool = False,
         progress_bar: bool = True,
     ):
         self.path = Path(path)
         self.read_only = read_only
         self.settings = settings or load_settings()
         folder = self.path.resolve().parent
+        if make_folder and not read_only and not folder.exists():
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise WarehouseError(
+                    f"cannot create the warehouse folder {folder}: {exc.strerror}; "
+                    "pass --warehouse PATH in a writable folder"
+                ) from exc
         if not folder.is_dir():
             raise WarehouseError(
                 f"the folder {folder} does not exist: create it (mkdir -p {folder}) "
@@ -146,8 +154,7 @@ class Warehouse:
         return config
 
     def _bootstrap(self) -> None:
-        self.con.execute(resources.files("rsteller_db").joinpath("meta.sql").read_text())
-        for ddl in sorted((SQL_DIR / "ddl").glob("*.sql")):
+        for ddl in sorted(sql_folder("ddl").glob("*.sql")):  # 00_meta.sql first: the schemas
             self.con.execute(ddl.read_text())
         self.store_settings()
 

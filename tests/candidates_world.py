@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from rsteller_db import stages
-from rsteller_db.paths import SQL_DIR
+from rsteller_db.paths import sql_folder
 from rsteller_db.settings import load_settings
 from rsteller_db.warehouse import Warehouse
 
@@ -53,17 +53,17 @@ def own_sql_dir(target: Path) -> Path:
     """A copy of sql/ holding the seeds, this area's stages and their audits only, so work in
     progress on other stages cannot break these tests."""
     wanted = set(SEEDS + STAGES)
-    for sub in ("seeds", "intermediate", "marts", "audits"):
-        (target / sub).mkdir(parents=True, exist_ok=True)
-    for path in (SQL_DIR / "seeds").glob("*.csv"):
-        shutil.copy(path, target / "seeds" / path.name)
+    for sub in ("seeds", "staging", "intermediate", "marts", "audits"):
+        sql_folder(sub, target).mkdir(parents=True, exist_ok=True)
+    for path in sql_folder("seeds").glob("*.csv"):
+        shutil.copy(path, sql_folder("seeds", target) / path.name)
     for layer in ("intermediate", "marts"):
-        for path in (SQL_DIR / layer).glob("*.sql"):
+        for path in sql_folder(layer).glob("*.sql"):
             if path.stem.split("_", 1)[1] in wanted:
-                shutil.copy(path, target / layer / path.name)
-    for path in (SQL_DIR / "audits").glob("*.sql"):
+                shutil.copy(path, sql_folder(layer, target) / path.name)
+    for path in sql_folder("audits").glob("*.sql"):
         if path.stem.split("__", 1)[0] in wanted:
-            shutil.copy(path, target / "audits" / path.name)
+            shutil.copy(path, sql_folder("audits", target) / path.name)
     return target
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rsteller_db import stages
 from rsteller_db.osm.write import write_pbf
-from rsteller_db.paths import SQL_DIR
+from rsteller_db.paths import sql_folder
 from rsteller_db.warehouse import Warehouse
 
 LAT0, LON0 = 41.0, -75.0
@@ -71,10 +71,11 @@ def osm_sql_dir(root: Path) -> Path:
     """A copy of the OSM seeds, staging stages and audits under ``root``."""
     out = root / "sql"
     for sub in ("seeds", "staging", "intermediate", "marts", "audits"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    for pattern in ("seeds/osm_*.csv", "staging/1*_stg_osm__*.sql", "audits/stg_osm__*.sql"):
-        for path in SQL_DIR.glob(pattern):
-            shutil.copy(path, out / path.parent.name)
+        sql_folder(sub, out).mkdir(parents=True, exist_ok=True)
+    for sub, pattern in (("seeds", "osm_*.csv"), ("staging", "1*_stg_osm__*.sql"),
+                         ("audits", "stg_osm__*.sql")):
+        for path in sql_folder(sub).glob(pattern):
+            shutil.copy(path, sql_folder(sub, out) / path.name)
     return out
 
 

@@ -73,3 +73,42 @@ def test_local_back_end_in_process(tmp_path):
     )
     assert (summary.requests, summary.failed, summary.annotator) == (2, 0, SMOLLM2_ID)
     _assert_provenance(_captions(path), "local", SMOLLM2_ID, prompts, summary.run_id)
+
+
+# -- the AMX safeguard (rsteller_db/caption/llama_safe.py) ------------------------------------
+# llama.cpp's default is use_extra_bufts = True on every CPU, so these fail wherever the
+# safeguard is missing, whether or not this machine has AMX.
+
+
+def test_local_back_end_loads_without_repacked_buffers():
+    pytest.importorskip("llama_cpp")
+    from rsteller_db.caption.backends import BackendOptions, create_backend
+
+    backend = create_backend("local", BackendOptions())
+    try:
+        backend.start()
+        assert backend.llm.model_params.use_extra_bufts is False
+    finally:
+        backend.close()
+
+
+def test_server_launcher_loads_without_repacked_buffers():
+    pytest.importorskip("llama_cpp")
+    import subprocess
+    import sys
+
+    from rsteller_db.caption.llama_server import server_command
+
+    command = server_command(8000)
+    assert command[1:4] == ["-m", "rsteller_db.caption.llama_server", "serve"]
+    # run the launcher's serve entry with llama.cpp's server main replaced by a probe that
+    # reports the parameters a model loaded there would get
+    probe = (
+        "import json, llama_cpp.server.__main__ as m, llama_cpp.llama_cpp as lib\n"
+        "m.main = lambda: print(json.dumps(bool(lib.llama_model_default_params()"
+        ".use_extra_bufts)))\n"
+        "from rsteller_db.caption.llama_server import serve\n"
+        "serve([])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) is False

@@ -1,4 +1,4 @@
-"""Quality rules (sql/caption_rules/) on hand-written captions, and `caption rules`."""
+"""Quality rules (sql/50_caption_rules/) on hand-written captions, and `caption rules`."""
 
 from __future__ import annotations
 

@@ -77,13 +77,25 @@ def test_missing_warehouse_and_missing_folder(cli, tmp_path: Path):
     assert out.exit_code == 1
     assert out.output == "Error: no warehouse at w.duckdb: run `rsteller-db init` first\n"
     missing = tmp_path / "no" / "such"
-    out = cli("-w", str(missing / "w.duckdb"), "init")
+    out = cli("-w", str(missing / "w.duckdb"), "stats", "--out", str(tmp_path / "card"))
     assert out.exit_code == 1
     assert out.output == (
         f"Error: the folder {missing} does not exist: create it "
         f"(mkdir -p {missing}) or pass --warehouse PATH\n"
     )
     assert not missing.exists()
+
+
+def test_init_creates_missing_folders(cli, tmp_path: Path, monkeypatch):
+    target = tmp_path / "some" / "new" / "dir" / "rsteller.duckdb"
+    monkeypatch.setenv("RSTELLER_WAREHOUSE", str(target))
+    out = cli("init")
+    assert out.exit_code == 0, out.output
+    assert out.output == f"warehouse ready: {target}\n"
+    assert target.is_file()
+    out = cli("-w", "/proc/no/such/w.duckdb", "init")
+    assert out.exit_code == 1
+    assert out.output.startswith("Error: cannot create the warehouse folder /proc/no/such: ")
 
 
 def test_read_only_folder(cli):

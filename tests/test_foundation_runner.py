@@ -8,6 +8,7 @@ import pytest
 
 from rsteller_db import stages
 from rsteller_db.errors import AuditError, StageError
+from rsteller_db.paths import sql_folder
 
 
 def write(path: Path, text: str) -> Path:
@@ -19,19 +20,19 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def sql_dir(tmp_path: Path) -> Path:
     root = tmp_path / "sql"
-    write(root / "seeds" / "colours.csv", "colour_id,name\n1,red\n2,green\n3,blue\n")
+    write(sql_folder("seeds", root) / "colours.csv", "colour_id,name\n1,red\n2,green\n3,blue\n")
     write(
-        root / "staging" / "10_stg_things.sql",
+        sql_folder("staging", root) / "10_stg_things.sql",
         "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 3 + 1 as colour_id "
         "from range(10)\n",
     )
     write(
-        root / "intermediate" / "10_int_things_coloured.sql",
+        sql_folder("intermediate", root) / "10_int_things_coloured.sql",
         "-- kind: table\n-- grain: thing_id\nselect t.thing_id, c.name from stg_things t "
         "join colours c using (colour_id)\n",
     )
     write(
-        root / "marts" / "05_things.sql",
+        sql_folder("marts", root) / "05_things.sql",
         "-- kind: view\n-- grain: thing_id\nselect * from int_things_coloured "
         "where thing_id < setting('patch_size_px')::int\n",
     )
@@ -82,7 +83,7 @@ def test_second_build_is_a_noop(warehouse, sql_dir: Path):
 def test_editing_a_stage_rebuilds_it_and_what_follows(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
     write(
-        sql_dir / "intermediate" / "10_int_things_coloured.sql",
+        sql_folder("intermediate", sql_dir) / "10_int_things_coloured.sql",
         "-- kind: table\n-- grain: thing_id\n"
         "select t.thing_id, upper(c.name) as name from stg_things t "
         "join colours c using (colour_id)\n",
@@ -119,12 +120,12 @@ def test_only_from_to(warehouse, sql_dir: Path):
 def test_audit_rows_stop_the_build_and_roll_back(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
     write(
-        sql_dir / "staging" / "10_stg_things.sql",
+        sql_folder("staging", sql_dir) / "10_stg_things.sql",
         "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 4 + 1 as colour_id "
         "from range(12)\n",
     )
     write(
-        sql_dir / "audits" / "stg_things__known_colour.sql",
+        sql_folder("audits", sql_dir) / "stg_things__known_colour.sql",
         "select * from stg_things where colour_id not in (select colour_id from colours)",
     )
     with pytest.raises(
@@ -143,21 +144,21 @@ def test_audit_rows_stop_the_build_and_roll_back(warehouse, sql_dir: Path):
 
 def test_bad_stage_files_are_refused(tmp_path: Path):
     root = tmp_path / "sql"
-    write(root / "staging" / "10_stg_x.sql", "select 1")
+    write(sql_folder("staging", root) / "10_stg_x.sql", "select 1")
     with pytest.raises(StageError, match="needs '-- kind: table' or '-- kind: view'"):
         stages.discover(root)
-    write(root / "staging" / "10_stg_x.sql", "-- kind: table\nselect 1; select 2")
+    write(sql_folder("staging", root) / "10_stg_x.sql", "-- kind: table\nselect 1; select 2")
     with pytest.raises(StageError, match="exactly one SELECT"):
         stages.discover(root)
-    write(root / "staging" / "10_stg_x.sql", "-- kind: table\nselect 1 as a")
-    write(root / "marts" / "10_stg_x.sql", "-- kind: view\nselect 1 as a")
+    write(sql_folder("staging", root) / "10_stg_x.sql", "-- kind: table\nselect 1 as a")
+    write(sql_folder("marts", root) / "10_stg_x.sql", "-- kind: view\nselect 1 as a")
     with pytest.raises(StageError, match="two stage files build the same relation: stg_x"):
         stages.discover(root)
 
 
 def test_failing_sql_names_the_stage(warehouse, tmp_path: Path):
     root = tmp_path / "sql"
-    write(root / "staging" / "10_stg_x.sql", "-- kind: table\nselect * from missing_table")
+    write(sql_folder("staging", root) / "10_stg_x.sql", "-- kind: table\nselect * from missing_table")
     with pytest.raises(StageError, match=r"stage stg_x \(.*10_stg_x.sql\) failed: Catalog Error"):
         stages.build(warehouse, sql_dir=root)
 

@@ -9,7 +9,7 @@ from imagery_world import build_grid, grid, open_wh, write_tif
 
 from rsteller_db.imagery import LocalSource, ingest_naip, patch_id
 from rsteller_db.imagery.naming import drop_draw
-from rsteller_db.paths import SQL_DIR
+from rsteller_db.paths import sql_folder
 
 A = "m_4107501_ne_18_060_20220815"
 B = "m_4107501_nw_18_060_20220815"
@@ -158,5 +158,5 @@ def test_overlap_audit_flags_shared_ground_not_shared_edges(warehouse):
         "(1, 'a', ST_MakeEnvelope(0, 0, 1, 1)), (2, 'b', ST_MakeEnvelope(0.5, 0, 1.5, 1)), "
         "(3, 'c', ST_MakeEnvelope(1.5, 0, 2.5, 1))) t(patch_id, image_name, geom)"
     )
-    sql = (SQL_DIR / "audits" / "int_patches_gridded__no_cross_image_overlap.sql").read_text()
+    sql = (sql_folder("audits") / "int_patches_gridded__no_cross_image_overlap.sql").read_text()
     assert warehouse.con.execute(sql).fetchall() == [(1, "a", 2, "b")]

@@ -6,7 +6,7 @@ import pytest
 from osm_support import OsmWarehouse, PbfBuilder, square
 
 from rsteller_db.osm import ingest_osm
-from rsteller_db.paths import SQL_DIR
+from rsteller_db.paths import sql_folder
 
 LAKE, SPLIT, TWO, OPEN, MISSING_WAY, NESTED, COUNTY = 1, 2, 3, 4, 5, 6, 9
 
@@ -199,7 +199,7 @@ def test_empty_warehouse_builds_empty_tables(tmp_path):
         w.close()
 
 
-AUDITS = sorted((SQL_DIR / "audits").glob("stg_osm__*.sql"))
+AUDITS = sorted(sql_folder("audits").glob("stg_osm__*.sql"))
 
 
 @pytest.mark.parametrize("audit", AUDITS, ids=[a.stem for a in AUDITS])

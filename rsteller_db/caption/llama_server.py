@@ -5,11 +5,16 @@ against a real model; a user can do the same to try that back end without a GPU:
 
     python -m rsteller_db.caption.llama_server --port 8000
     rsteller-db caption --backend openai --url http://127.0.0.1:8000
+
+The server runs ``llama_cpp.server`` inside this module's ``serve`` entry, which first applies
+the plain-CPU-buffer safeguard (``llama_safe``: AMX weight repacking segfaults on some Xeons);
+``python -m llama_cpp.server`` started directly would not have it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -20,14 +25,16 @@ import httpx
 
 from .backends.base import BackendError
 from .backends.local import smollm2_gguf
+from .llama_safe import effective_model_params, plain_cpu_buffers
 
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def server_command(port: int, host: str = "127.0.0.1", n_ctx: int = 4096) -> list[str]:
-    """``python -m llama_cpp.server`` for the SmolLM2 GGUF, reporting the model by its hub id."""
+    """llama.cpp's server (through ``serve``) for the SmolLM2 GGUF, reporting the model by its
+    hub id."""
     return [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", __name__, "serve",
         "--model", str(smollm2_gguf()),
         "--model_alias", SMOLLM2_ID,
         "--host", host,
@@ -75,11 +82,31 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def serve(argv: list[str]) -> None:
+    """``llama_cpp.server``'s own entry with ``argv``, after the safeguard."""
+    plain_cpu_buffers()
+    from llama_cpp.server.__main__ import main as llama_main
+
+    sys.argv = ["llama_cpp.server", *argv]
+    llama_main()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--print-params",
+        action="store_true",
+        help="print the llama.cpp model parameters the server would load with, and exit",
+    )
     args = parser.parse_args()
+    if args.print_params:
+        print(json.dumps(effective_model_params()))
+        return
     os.execv(sys.executable, server_command(args.port, args.host))
 
 

@@ -1,4 +1,4 @@
-"""Caption quality rules: SQL files in ``sql/caption_rules/``, checked in an in-memory DuckDB.
+"""Caption quality rules: SQL files in ``sql/50_caption_rules/``, checked in an in-memory DuckDB.
 
 Each rule is one file ``NN_<name>.sql`` holding a query over ``caption_candidates(caption_id,
 request_id, task, text, payload, prompt)`` that returns the ``caption_id`` of every caption it
@@ -23,9 +23,9 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import RstellerError
-from ..paths import SQL_DIR
+from ..paths import sql_folder
 
-RULES_DIR = SQL_DIR / "caption_rules"
+RULES_DIR = sql_folder("caption_rules")
 _HEADER = re.compile(r"^--\s*(rule|tasks|why)\s*:\s*(.*?)\s*$")
 _STEM = re.compile(r"^(\d+)_([a-z0-9_]+)$")
 

@@ -188,7 +188,7 @@ def caption(
 )
 @format_option()
 def rules(text: str | None, task: int, fmt: str) -> None:
-    """List the caption quality rules (sql/caption_rules/), or check one caption against them.
+    """List the caption quality rules (sql/50_caption_rules/), or check one caption against them.
 
     A rejected caption is stored with the name of the first rule that caught it.
 

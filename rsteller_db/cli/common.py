@@ -37,9 +37,11 @@ class App:
     def reporter(self) -> Reporter:
         return Reporter(quiet=self.quiet)
 
-    def open(self, *, read_only: bool = False, create: bool = True) -> Warehouse:
+    def open(
+        self, *, read_only: bool = False, create: bool = True, make_folder: bool = False
+    ) -> Warehouse:
         return Warehouse(self.path, read_only=read_only, settings=self.settings, create=create,
-                         progress_bar=not self.quiet)
+                         make_folder=make_folder, progress_bar=not self.quiet)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

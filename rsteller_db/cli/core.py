@@ -13,14 +13,15 @@ from .common import App, emit, format_option, pass_app, read_sql_argument
 @main.command()
 @pass_app
 def init(app: App) -> None:
-    """Create the warehouse (or bring an existing one up to date).
+    """Create the warehouse and any missing folders above it (or bring an existing one up to
+    date).
 
     \b
     Example:
       rsteller-db init
       rsteller-db --warehouse /data/ny.duckdb init
     """
-    with app.open() as wh:
+    with app.open(make_folder=True) as wh:
         click.echo(f"warehouse ready: {wh.path}")
 
 

@@ -13,11 +13,14 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import UnsafePathError
+from ..paths import inside
 from ..warehouse import Warehouse
 from .writers import ExportError, Sample
 
@@ -183,17 +186,25 @@ class SampleMaker:
             raise SkipSample(f"image {row.image_status or 'missing'}: {why}")
         if with_image:
             jpeg = self._jpeg(row.image_path)
-        elif os.path.isfile(os.path.join(self.root, row.image_path)):
+        elif os.path.isfile(self._file(row.image_path)):
             jpeg = None
         else:
             raise SkipSample(f"image file missing: {row.image_path}")
         return Sample(patch_id=row.patch_id, document=row.document, batch=row.batch,
                       index=row.index, jpeg=jpeg)
 
+    def _file(self, relative: str) -> Path:
+        """The cached JPEG of a ``patch_images.path``; a path leading out of the warehouse
+        folder skips the sample."""
+        try:
+            return inside(self.root, relative)
+        except UnsafePathError as exc:
+            raise SkipSample(str(exc)) from None
+
     def _jpeg(self, relative: str) -> bytes:
         """The patch JPEG: the cached bytes as they are when already right, else re-encoded."""
         try:
-            with open(os.path.join(self.root, relative), "rb") as fh:
+            with open(self._file(relative), "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
             raise SkipSample(f"image file missing: {relative}") from None

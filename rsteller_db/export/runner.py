@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ..paths import inside
 from ..progress import QUIET, Reporter
 from ..warehouse import Warehouse
 from .manifest import build_manifest
@@ -170,7 +171,7 @@ def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = Non
     written = 0
     ids = job.table.column("patch_id")
     try:
-        writer.open(job.out / stem)
+        writer.open(inside(job.out, stem))
         for row in maker.rows(job.table):
             try:
                 sample = maker.sample(row, writer.needs_image)

@@ -171,14 +171,14 @@ def synthetic_warehouse(path: Path, patches: int, **kwargs) -> SyntheticWarehous
     import shutil
     import tempfile
 
-    from ..paths import SQL_DIR
-    from ..stages import build
+    from ..paths import sql_folder
+    from ..stages import LAYERS, build
 
     with Warehouse(path) as wh, tempfile.TemporaryDirectory() as scratch:
         made = build_synthetic(wh, patches, **kwargs)
         sql_dir = Path(scratch)
-        for layer in ("seeds", "staging", "intermediate", "marts"):
-            (sql_dir / layer).mkdir()
-        shutil.copy(SQL_DIR / "marts" / MART_FILE, sql_dir / "marts" / MART_FILE)
+        for layer in ("seeds", *LAYERS):
+            sql_folder(layer, sql_dir).mkdir()
+        shutil.copy(sql_folder("marts") / MART_FILE, sql_folder("marts", sql_dir) / MART_FILE)
         build(wh, sql_dir=sql_dir)
     return made

@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 
 from ..errors import InputError, WarehouseError
-from ..paths import SQL_DIR
 from ..paths import data_dir as data_dir_of
+from ..paths import sql_folder
 from ..progress import QUIET, Reporter
 from ..settings import Settings, load_settings
 from .batches import BatchCommitter
@@ -142,7 +142,7 @@ def _open_for_plan(path: Path) -> duckdb.DuckDBPyConnection:
         raise WarehouseError(
             f"cannot open the warehouse {path}: {str(exc).splitlines()[0]}"
         ) from exc
-    con.execute((SQL_DIR / "ddl" / "patch_images.sql").read_text())
+    con.execute((sql_folder("ddl") / "patch_images.sql").read_text())
     return con
 
 
@@ -164,7 +164,7 @@ def fetch_one(
                 raise ValueError(
                     f"the reader returned {rgb.shape}, not ({window.out_px}, {window.out_px}, 3)"
                 )
-            write_atomic(data_dir / window.relative_path, encode_jpeg(rgb, quality))
+            write_atomic(window.file_in(data_dir), encode_jpeg(rgb, quality))
             return Outcome(window, True, None, attempt + 1)
         except Exception as exc:  # a failed patch is recorded, the run goes on
             text = str(exc).splitlines()[0] if str(exc) else ""

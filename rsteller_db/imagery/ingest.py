@@ -15,6 +15,7 @@ from datetime import datetime, time
 
 from ..progress import QUIET, Reporter
 from ..warehouse import Warehouse
+from .naming import name_problem
 from .records import Failure, ImageRecord, Notice
 from .sources import FootprintSource
 
@@ -50,10 +51,21 @@ _COLUMNS = (
 )
 
 
+def _known_names(wh: Warehouse) -> dict[str, str]:
+    """The images already in the warehouse, by their case-folded name."""
+    rows = wh.con.execute("SELECT DISTINCT image_name FROM raw.naip_images").fetchall()
+    return {name.casefold(): name for (name,) in rows}
+
+
 def collect(source: FootprintSource, wh: Warehouse, reporter: Reporter = QUIET) -> IngestResult:
-    """Scan the source; a name seen twice is a failure of the second input."""
+    """Scan the source. An input is a failure (reported, the rest go on) when its image name
+    cannot name a folder safely (``naming.name_problem``), when the name was already seen in
+    this scan, or when it differs from another image's name only by case: the two patch
+    folders would be one on a case-insensitive file system."""
     result = IngestResult()
     seen: dict[str, str] = {}
+    known = _known_names(wh)
+    folded: dict[str, str] = {}
     with reporter.bar(f"reading {source.name} footprints", source.count(wh.con)) as bar:
         for item in source.scan(wh.con):
             if isinstance(item, Notice):
@@ -61,8 +73,24 @@ def collect(source: FootprintSource, wh: Warehouse, reporter: Reporter = QUIET) 
                 reporter.warn(str(item))
                 continue
             bar.advance()
+            problem = None if isinstance(item, Failure) else name_problem(item.image_name)
+            twin = None
+            if problem is None and not isinstance(item, Failure):
+                key = item.image_name.casefold()
+                twin = folded.get(key) or known.get(key)
+                twin = None if twin == item.image_name else twin
             if isinstance(item, Failure):
                 result.failures.append(item)
+            elif problem:
+                result.failures.append(Failure(_shown_uri(item.uri), problem))
+            elif twin:
+                result.failures.append(
+                    Failure(
+                        item.uri,
+                        f"image name {item.image_name} differs from {twin} only by case: "
+                        "their patch folders would collide",
+                    )
+                )
             elif item.image_name in seen:
                 result.failures.append(
                     Failure(
@@ -72,8 +100,15 @@ def collect(source: FootprintSource, wh: Warehouse, reporter: Reporter = QUIET) 
                 )
             else:
                 seen[item.image_name] = item.uri
+                folded[item.image_name.casefold()] = item.image_name
                 result.images.append(item)
     return result
+
+
+def _shown_uri(uri: str) -> str:
+    """A URI fit for one line of a report: control characters escaped, long ones cut."""
+    text = uri.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def set_digest(records: list[ImageRecord]) -> str:

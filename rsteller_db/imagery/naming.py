@@ -5,8 +5,9 @@ quad inside the block (01), quarter (ne), UTM zone (18, NAD83), resolution in ce
 (060 = 0.6 m) and the acquisition date. Some files carry a trailing processing date
 (``..._20221108_20230105``); it is ignored.
 
-``patch_id`` is computed here and, identically, in ``sql/intermediate/10_int_patches_gridded.sql``:
-the first 13 hex digits (52 bits) of the MD5 of ``'{image_name}:{px_x}:{px_y}:{px_size}'``, read
+``patch_id`` is computed here and, identically, in
+``sql/30_intermediate/10_int_patches_gridded.sql``: the first 13 hex digits (52 bits) of the
+MD5 of ``'{image_name}:{px_x}:{px_y}:{px_size}'``, read
 as an unsigned integer. 52 bits keep the id exact in JSON readers that hold numbers as doubles
 (JavaScript), since the id travels in every shard's JSON. MD5 is fixed by RFC 1321, so the id
 does not depend on the DuckDB or Python version, on the order images were ingested, or on the
@@ -61,6 +62,36 @@ def parse_naip_name(name: str) -> NaipName | None:
         resolution_m=int(match["res"]) / 100,
         acquired_on=acquired,
     )
+
+
+MAX_NAME_CHARS = 128
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name an image, or None when it can.
+
+    An image name becomes a folder (``images/<image_name>/``) and travels in every shard's
+    JSON, and it comes from untrusted input (file names, index columns, Earth Engine ids, STAC
+    item ids). It must be a NAIP quarter-quad name or a plain token: ASCII letters, digits,
+    ``.``, ``_`` and ``-``, starting with a letter or digit, at most ``MAX_NAME_CHARS`` long,
+    with no ``..``. Names are never cleaned into something else (two hostile names could clean
+    to the same one); a bad name is refused.
+    """
+    if not isinstance(name, str) or not name:
+        return "empty image name"
+    shown = repr(name if len(name) <= 60 else name[:60] + "...")
+    if len(name) > MAX_NAME_CHARS:
+        return f"image name {shown} is {len(name)} characters long (at most {MAX_NAME_CHARS})"
+    if parse_naip_name(name) is not None:
+        return None
+    if not _SAFE_NAME.fullmatch(name) or ".." in name:
+        return (
+            f"image name {shown} holds characters other than ASCII letters, digits, '.', '_' "
+            "and '-' (or starts with one of the last three, or holds '..'): it cannot name "
+            "a folder safely"
+        )
+    return None
 
 
 def _md5_bits(text: str, hex_digits: int) -> int:

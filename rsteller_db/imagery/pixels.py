@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..paths import inside
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class PatchWindow:
     @property
     def relative_path(self) -> str:
         return f"images/{self.image_name}/{self.patch_id}.jpg"
+
+    def file_in(self, data_dir: Path) -> Path:
+        """Where the JPEG goes: under ``data_dir/images``, never elsewhere (``paths.inside``)."""
+        return inside(Path(data_dir) / "images", f"{self.image_name}/{self.patch_id}.jpg")
 
 
 class PixelReader:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import shapely
 
+from ..paths import inside
 from ..warehouse import Warehouse
 from .card import ACCEPTED, CardStats
 
@@ -139,7 +140,7 @@ def plot_coverage(wh: Warehouse, path: Path) -> Path:
 def write_plots(wh: Warehouse, stats: CardStats, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     return [
-        plot_task_annotator(stats, out_dir / "task_annotator.png"),
-        plot_caption_lengths(stats, out_dir / "caption_length.png"),
-        plot_coverage(wh, out_dir / "coverage_map.png"),
+        plot_task_annotator(stats, inside(out_dir, "task_annotator.png")),
+        plot_caption_lengths(stats, inside(out_dir, "caption_length.png")),
+        plot_coverage(wh, inside(out_dir, "coverage_map.png")),
     ]

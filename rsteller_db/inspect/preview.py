@@ -24,7 +24,8 @@ import shapely
 import shapely.errors
 from PIL import Image
 
-from ..errors import InputError
+from ..errors import InputError, UnsafePathError
+from ..paths import inside
 from ..progress import QUIET, Reporter
 from ..warehouse import Warehouse
 from .card import BUILT_BY
@@ -212,10 +213,10 @@ def build_samples(wh: Warehouse, rows: list[dict], reporter: Reporter = QUIET):
         captions.setdefault(pid, []).append((task, annotator, text))
     samples, skipped = [], []
     for row in reporter.track(rows, "embedding patch images"):
-        path = wh.data_dir / (row["image_path"] or "(no path recorded)")
         try:
+            path = inside(wh.data_dir, row["image_path"] or "(no path recorded)")
             uri, width, height = _load_image(path)
-        except (OSError, ValueError) as exc:  # missing, unreadable or not an image
+        except (OSError, ValueError, UnsafePathError) as exc:  # missing, unreadable, outside
             skipped.append(f"{row['request_id']}: {path} ({exc.__class__.__name__})")
             continue
         payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 
 from ..errors import InputError
+from ..paths import inside
 from ..progress import QUIET, Reporter
 from ..warehouse import Warehouse
 from .card import CardStats, Section, collect_stats
@@ -85,6 +86,6 @@ def write_card(wh: Warehouse, out_dir: str | Path, *, name: str = "RSTeller-styl
     stats = collect_stats(wh, top=top, reporter=reporter)
     reporter.step(f"drawing the plots into {out}")
     plots = write_plots(wh, stats, out)
-    readme = out / "README.md"
+    readme = inside(out, "README.md")
     readme.write_text(render_card(stats, name=name, warehouse=wh.path.name))
     return CardFiles(readme, plots, stats)

@@ -1,6 +1,6 @@
 """OpenStreetMap input: PBF checks, ingest into ``raw.osm_elements``, source bookkeeping.
 
-Geometry is rebuilt by the SQL stages ``sql/staging/1*_stg_osm__*.sql``; see docs/osm.md.
+Geometry is rebuilt by the SQL stages ``sql/20_staging/1*_stg_osm__*.sql``; see docs/osm.md.
 """
 
 from __future__ import annotations

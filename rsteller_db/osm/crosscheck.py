@@ -16,14 +16,14 @@ from pathlib import Path
 import osmium
 import shapely
 
-from ..paths import SQL_DIR
+from ..paths import sql_folder
 
 
 class Rules:
     """osm_area_rules.csv and osm_tag_drop_rules.csv, read in Python."""
 
     def __init__(self, seeds: Path | None = None):
-        seeds = seeds or SQL_DIR / "seeds"
+        seeds = seeds or sql_folder("seeds")
         with (seeds / "osm_area_rules.csv").open() as fh:
             self.area: dict[str, tuple[str, set[str]]] = {}
             for row in csv.DictReader(fh):

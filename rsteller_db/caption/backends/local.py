@@ -42,19 +42,14 @@ class LocalBackend(Backend):
     max_concurrency = 1
 
     def start(self) -> str:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise BackendError(
-                "the local back end needs llama-cpp-python: "
-                "pip install 'rsteller-db[local]', or pick --backend template"
-            ) from exc
+        from ..llama_safe import load_llama  # plain CPU buffers: AMX repacking segfaults
+
         path = Path(self.options.model) if self.options.model else smollm2_gguf()
         if not path.is_file():
             raise BackendError(f"no GGUF model at {path}: fix --model")
         self.path = path
-        self.llm = Llama(
-            model_path=str(path),
+        self.llm = load_llama(
+            str(path),
             n_ctx=N_CTX,
             n_threads=os.cpu_count() or 1,
             n_batch=512,
