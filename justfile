@@ -37,6 +37,11 @@ lint:
 bench:
     for f in bench/*.py; do echo "== $f"; python "$f"; done
 
+# pin every dependency of `.[dev]` in requirements.lock, which the README's install commands
+# and .ci/run read (run it after changing a dependency in pyproject.toml, then run the tests)
+lock:
+    uv pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
 # regenerate docs/cli.md from the commands' --help
 docs:
     python -m rsteller_db.docgen > docs/cli.md

@@ -158,7 +158,10 @@ def test_bad_stage_files_are_refused(tmp_path: Path):
 
 def test_failing_sql_names_the_stage(warehouse, tmp_path: Path):
     root = tmp_path / "sql"
-    write(sql_folder("staging", root) / "10_stg_x.sql", "-- kind: table\nselect * from missing_table")
+    write(
+        sql_folder("staging", root) / "10_stg_x.sql",
+        "-- kind: table\nselect * from missing_table",
+    )
     with pytest.raises(StageError, match=r"stage stg_x \(.*10_stg_x.sql\) failed: Catalog Error"):
         stages.build(warehouse, sql_dir=root)
 
