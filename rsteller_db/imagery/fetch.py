@@ -27,6 +27,7 @@ from ..errors import InputError, WarehouseError
 from ..paths import data_dir as data_dir_of
 from ..paths import sql_folder
 from ..progress import QUIET, Reporter
+from ..retrying import retrying
 from ..settings import Settings, load_settings
 from .batches import BatchCommitter
 from .pixels import PatchWindow, PixelReader, encode_jpeg, make_reader, write_atomic
@@ -155,23 +156,22 @@ def fetch_one(
     retries: int = 2,
     backoff_s: float = 0.5,
 ) -> Outcome:
-    """Read, encode and store one patch; never raises (the reason is in the outcome)."""
-    reason = None
-    for attempt in range(retries + 1):
-        try:
-            rgb = reader.read(window)
-            if rgb.shape != (window.out_px, window.out_px, 3):
-                raise ValueError(
-                    f"the reader returned {rgb.shape}, not ({window.out_px}, {window.out_px}, 3)"
-                )
-            write_atomic(window.file_in(data_dir), encode_jpeg(rgb, quality))
-            return Outcome(window, True, None, attempt + 1)
-        except Exception as exc:  # a failed patch is recorded, the run goes on
-            text = str(exc).splitlines()[0] if str(exc) else ""
-            reason = f"{type(exc).__name__}: {text}"[:500]
-            if attempt < retries:
-                time.sleep(backoff_s * 2**attempt)
-    return Outcome(window, False, reason, retries + 1)
+    """Read, encode and store one patch, trying ``1 + retries`` times (``retrying``); never
+    raises (the reason is in the outcome)."""
+    tries = 0
+    try:
+        for attempt in retrying(tries=retries + 1, backoff_s=backoff_s):
+            with attempt:
+                tries = attempt.retry_state.attempt_number
+                rgb = reader.read(window)
+                if rgb.shape != (window.out_px, window.out_px, 3):
+                    want = (window.out_px, window.out_px, 3)
+                    raise ValueError(f"the reader returned {rgb.shape}, not {want}")
+                write_atomic(window.file_in(data_dir), encode_jpeg(rgb, quality))
+    except Exception as exc:  # a failed patch is recorded, the run goes on
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return Outcome(window, False, f"{type(exc).__name__}: {text}"[:500], tries)
+    return Outcome(window, True, None, tries)
 
 
 def bounded_map(pool: ThreadPoolExecutor, fn: Callable, items: Iterable, window: int) -> Iterator:
