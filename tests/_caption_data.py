@@ -27,20 +27,30 @@ AREAS = [
         "a little more than half of the view",
     ),
 ]
+# (tags, sinuosity, its words, orientation, its words, start cell, end cell): the facts agree
+# with each other, as the caption_requests mart's do, so a faithful caption can be written
 LINES = [
-    ([("highway", "residential")], "runs straight", "from west to east"),
-    ([("waterway", "stream")], "curves gently", "from south to north"),
-    ([("railway", "rail")], "runs straight", "from southwest to northeast"),
-    ([("highway", "primary")], "curves gently", "from northwest to southeast"),
+    ([("highway", "residential")], "straight", "runs straight", "east-west", "from west to east",
+     "center-left", "center-right"),
+    ([("waterway", "stream")], "curved", "curves gently", "south-north", "from south to north",
+     "bottom-center", "top-center"),
+    ([("railway", "rail")], "straight", "runs straight", "southwest-northeast",
+     "from southwest to northeast", "bottom-left", "top-right"),
+    ([("highway", "primary")], "curved", "curves gently", "northwest-southeast",
+     "from northwest to southeast", "top-left", "bottom-right"),
 ]
-CELLS = [
-    "the top-left corner",
-    "the top middle",
-    "the center",
-    "the bottom-right corner",
-    "the middle of the left side",
-    "the bottom middle",
-]
+CELL_WORDS = {
+    "top-left": "the top-left corner",
+    "top-center": "the top middle",
+    "top-right": "the top-right corner",
+    "center-left": "the middle of the left side",
+    "center": "the center",
+    "center-right": "the middle of the right side",
+    "bottom-left": "the bottom-left corner",
+    "bottom-center": "the bottom middle",
+    "bottom-right": "the bottom-right corner",
+}
+AREA_CELLS = ["top-left", "top-center", "center", "bottom-right", "center-left", "bottom-center"]
 
 
 def _patch(i: int) -> dict:
@@ -73,8 +83,8 @@ def area_payload(i: int, name: str | None = None) -> dict:
         },
         "geometry": {
             "kind": "area",
-            "positions": ["top-left"],
-            "position_words": [CELLS[i % 6]],
+            "positions": [AREA_CELLS[i % 6]],
+            "position_words": [CELL_WORDS[AREA_CELLS[i % 6]]],
             "shape": shape,
             "shape_words": shape,
             "area_m2": round(share * 72253.4, 1),
@@ -87,7 +97,7 @@ def area_payload(i: int, name: str | None = None) -> dict:
 
 
 def line_payload(i: int, name: str | None = None) -> dict:
-    pairs, course, heading = LINES[i % len(LINES)]
+    pairs, sinuosity, course, orientation, heading, start, end = LINES[i % len(LINES)]
     tags, name = _tags(pairs, name)
     return {
         "task": 2,
@@ -101,14 +111,14 @@ def line_payload(i: int, name: str | None = None) -> dict:
         },
         "geometry": {
             "kind": "line",
-            "start_position": "center-left",
-            "start_words": CELLS[4],
-            "start_edge_words": "on the left edge",
-            "end_edge_words": "on the right edge",
-            "sinuosity": "straight",
-            "orientation": "east-west",
-            "end_position": "center-right",
-            "end_words": "the middle of the right side",
+            "start_position": start,
+            "start_words": CELL_WORDS[start],
+            "start_edge_words": None,
+            "end_edge_words": None,
+            "sinuosity": sinuosity,
+            "orientation": orientation,
+            "end_position": end,
+            "end_words": CELL_WORDS[end],
             "sinuosity_words": course,
             "orientation_words": heading,
             "length_m": 250.0 + i,

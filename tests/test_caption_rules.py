@@ -15,16 +15,15 @@ GOOD_AREA = (
 GOOD_REVISION = (
     "Dark green treetops spread over nearly half the scene, reaching beyond its upper border."
 )
+# Text rules only: no "element" facts, so the payload-aware rules (22_ and up, tested in
+# test_caption_verifier.py) have nothing to read and stay silent.
 PAYLOAD = json.dumps(
     {
-        "element": {
-            "name": "Pine Hollow",
-            "tags": [
-                {"key": "landuse", "value": "forest"},
-                {"key": "man_made", "value": "tower"},
-                {"key": "tower:type", "value": "communication"},
-            ],
-        },
+        "tags": [
+            {"key": "landuse", "value": "forest"},
+            {"key": "man_made", "value": "tower"},
+            {"key": "tower:type", "value": "communication"},
+        ],
         "geometry": {"outline": "0.125 0.250, 0.731 0.250, 0.731 0.875",
                      "length_words": "about a third of the way across the view"},
         "note": "a long description that somebody pasted into the map for no good reason at all",
@@ -214,7 +213,7 @@ def test_rules_are_listed_with_their_reason(cli):
     result = cli("caption", "rules", "--format", "json")
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
-    files = sorted(p.name for p in RULES_DIR.glob("*.sql"))
+    files = sorted(p.name for p in RULES_DIR.glob("*.sql") if not p.name.startswith("_"))
     assert [r["file"] for r in listed] == files
     assert all(r["why"] for r in listed)
     assert {r["rule"] for r in listed} >= {"word_count_task12", "tag_key_leak", "coordinate_leak"}

@@ -9,11 +9,13 @@ rejects, under a header::
     -- why: RSTeller cleaning: a Task 1/2 caption has 10 to 120 words.
 
 A rejected caption keeps the name of the first rule (in file order) that caught it. Word lists
-the rules join on are CSV files beside them, loaded as ``caption_<file stem>``.
+the rules join on are CSV files beside them, loaded as ``caption_<file stem>``; files named
+``_<name>.sql`` hold macros the rules share (created first, after the CSV tables).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import RstellerError
-from ..paths import sql_folder
+from ..paths import PROMPTS_DIR, sql_folder
+from .render import render_request
 
 RULES_DIR = sql_folder("caption_rules")
 _HEADER = re.compile(r"^--\s*(rule|tasks|why)\s*:\s*(.*?)\s*$")
@@ -57,6 +60,8 @@ class Candidate:
 def load_rules(folder: Path = RULES_DIR) -> list[Rule]:
     rules = []
     for path in sorted(folder.glob("*.sql")):
+        if path.name.startswith("_"):
+            continue
         stem = _STEM.match(path.stem)
         if not stem:
             raise RuleError(f"{path}: a caption rule file is named NN_<rule>.sql")
@@ -111,6 +116,8 @@ class RuleBook:
                 f"CREATE TABLE caption_{csv.stem} AS SELECT * FROM read_csv(?, header = true)",
                 [str(csv)],
             )
+        for macros in sorted(folder.glob("_*.sql")):
+            self.con.execute(macros.read_text())
         parts = [
             f"SELECT caption_id, {rule.order} AS ord, '{rule.name}' AS rule FROM ({rule.sql})"
             for rule in self.rules
@@ -140,10 +147,50 @@ class RuleBook:
         self.con.close()
 
 
-def check_text(text: str, task: int, payload: str = "{}", prompt: str = "") -> str | None:
-    """The rule that rejects one hand-written caption, or None when it is accepted."""
-    book = RuleBook()
+def check_candidate(candidate: Candidate, folder: Path = RULES_DIR) -> str | None:
+    """The rule that rejects one caption, or None when it is accepted."""
+    book = RuleBook(folder)
     try:
-        return book.check([Candidate("c", "r", task, text, payload, prompt)]).get("c")
+        return book.check([candidate]).get(candidate.caption_id)
     finally:
         book.close()
+
+
+def check_text(text: str, task: int, payload: str = "{}", prompt: str = "") -> str | None:
+    """The rule that rejects one hand-written caption, or None when it is accepted."""
+    return check_candidate(Candidate("c", "r", task, text, payload, prompt))
+
+
+def request_candidate(
+    path: str | Path,
+    request_id: str,
+    text: str,
+    *,
+    prompts_dir: Path = PROMPTS_DIR,
+    max_chars: int = 120,
+) -> Candidate:
+    """``text`` as a caption of request ``request_id`` of the warehouse at ``path``: with that
+    request's task, payload and prompt rendered as a caption run renders it."""
+    from ..warehouse import Warehouse
+
+    with Warehouse(path, read_only=True) as wh:
+        row = None
+        for source in ("caption_requests", "revision_requests"):
+            if wh.relation_exists(source):
+                row = wh.con.execute(
+                    f"SELECT task, prompt_name, payload::VARCHAR FROM {source} "
+                    "WHERE request_id = ?",
+                    [request_id],
+                ).fetchone()
+            if row:
+                break
+    if row is None:
+        raise RuleError(
+            f"no request {request_id!r} in caption_requests or revision_requests of {path}: "
+            "list them with `rsteller-db query \"select request_id from caption_requests\"`"
+        )
+    task, prompt_name, payload = row
+    prompt, _ = render_request(
+        prompt_name, json.loads(payload), max_chars=max_chars, folder=prompts_dir
+    )
+    return Candidate("c", request_id, task, text, payload, prompt.text)

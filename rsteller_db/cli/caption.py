@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..caption import CaptionOptions, Sampling, backend_names, check_text, load_rules, run_captions
+from ..caption.rules import check_candidate, request_candidate
 from ..paths import PROMPTS_DIR
 from . import main
 from .common import App, RstellerGroup, emit, format_option
@@ -182,23 +183,64 @@ def caption(
 @click.option(
     "--task",
     type=click.IntRange(1, 3),
-    default=1,
-    show_default=True,
-    help="Task of the caption given to --check.",
+    help="Task of the caption given to --check [default: 1, or the request's task].",
+)
+@click.option(
+    "--request",
+    "request_id",
+    metavar="REQUEST_ID",
+    help="Judge the --check caption against this request's payload and rendered prompt in "
+    "the warehouse (caption_requests or revision_requests), as a caption run does.",
+)
+@click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of the prompt templates, for --request [default: prompts/ of the project].",
 )
 @format_option()
-def rules(text: str | None, task: int, fmt: str) -> None:
+@click.pass_context
+def rules(
+    ctx: click.Context,
+    text: str | None,
+    task: int | None,
+    request_id: str | None,
+    prompts_dir: Path | None,
+    fmt: str,
+) -> None:
     """List the caption quality rules (sql/50_caption_rules/), or check one caption against them.
 
-    A rejected caption is stored with the name of the first rule that caught it.
+    A rejected caption is stored with the name of the first rule that caught it. Without
+    --request only the text is judged (the rules that read facts have none to read); with
+    --request the caption is judged against that request's facts and prompt.
 
     \b
     Example:
       rsteller-db caption rules
       rsteller-db caption rules --check "Caption: a forest." --task 1
+      rsteller-db caption rules --request 4144012536454178-t2 \\
+          --check "Pine Street runs straight from the left edge to the right edge."
     """
+    if request_id is not None and text is None:
+        raise click.UsageError("--request judges the caption given with --check TEXT")
     if text is not None:
-        verdict = check_text(text, task)
+        if request_id is None:
+            verdict = check_text(text, task or 1)
+        else:
+            app: App = ctx.find_object(App)
+            candidate = request_candidate(
+                app.path,
+                request_id,
+                text,
+                prompts_dir=prompts_dir or PROMPTS_DIR,
+                max_chars=int(app.settings["tag_value_max_chars"]),
+            )
+            if task is not None and task != candidate.task:
+                raise click.UsageError(
+                    f"request {request_id} is a Task {candidate.task} request, not Task {task}: "
+                    "drop --task or pass the matching one"
+                )
+            verdict = check_candidate(candidate)
         emit(["status", "rule"], [("rejected" if verdict else "accepted", verdict)], fmt)
         return
     emit(

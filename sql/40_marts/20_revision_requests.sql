@@ -3,9 +3,11 @@
 -- Task 3 revision requests, live over `captions`: for every patch whose Task 1/2 caption was
 -- accepted, k = 1 .. setting('revisions_per_patch') requests '{patch_id}-t3-{k}'. The payload
 -- carries the caption to rewrite and `examples_key`, a number drawn from (seed, patch_id, k)
--- with which prompts/task3_revision.j2 picks its five revision examples.
+-- with which prompts/task3_revision.j2 picks its five revision examples, and `facts`: the
+-- source request's patch, element and geometry, which the caption rules check a revision
+-- against (the prompt does not show them).
 with accepted as (
-    select c.patch_id, c.task, c.caption_id, c.text, r.element_id
+    select c.patch_id, c.task, c.caption_id, c.text, r.element_id, r.payload as source_payload
     from captions c
     join caption_requests r using (request_id)
     where c.status = 'accepted' and c.task in (1, 2)
@@ -25,7 +27,11 @@ select
         'source_caption_id', a.caption_id,
         'source_task', a.task,
         'revision', v.k,
-        'examples_key', ('0x' || left(md5(concat_ws(':', coalesce(setting('seed'), '42'), a.patch_id, v.k)), 7))::BIGINT
+        'examples_key', ('0x' || left(md5(concat_ws(':', coalesce(setting('seed'), '42'), a.patch_id, v.k)), 7))::BIGINT,
+        'facts', json_object(
+            'patch', a.source_payload -> '$.patch',
+            'element', a.source_payload -> '$.element',
+            'geometry', a.source_payload -> '$.geometry')
     ) as payload
 from accepted a
 cross join revisions v
