@@ -28,7 +28,7 @@ def images() -> None:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Threads reading and encoding patches [default: CPUs, at most 8; more for gee].",
+    help="Threads reading and encoding patches [default: CPUs, at most 8; more for URLs, gee].",
 )
 @click.option(
     "--retries",
@@ -36,6 +36,14 @@ def images() -> None:
     default=2,
     show_default=True,
     help="Extra tries for a patch whose read fails, within this run.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds an HTTP request for an image behind a URL may take.",
 )
 @click.option(
     "--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG quality."
@@ -51,6 +59,7 @@ def fetch(
     limit: int | None,
     workers: int | None,
     retries: int,
+    timeout_s: float,
     quality: int,
     project: str | None,
     key_file: str | None,
@@ -61,10 +70,13 @@ def fetch(
     Patches are those with a caption request when `caption_requests` exists, else all
     patches of the grid (or the first --limit). Patches already fetched are skipped; those
     that failed before are tried again. Exits with status 1 when some patch failed.
+    Images behind URLs (index or stac sources) are read window by window over HTTP ranges,
+    never downloaded whole.
 
     \b
     Example:
       rsteller-db images fetch --limit 200 --workers 4
+      rsteller-db images fetch --workers 16 --timeout 60     # COGs behind URLs
       rsteller-db images fetch --project my-ee-project
     """
     from ..imagery import fetch_images
@@ -76,6 +88,7 @@ def fetch(
         limit=limit,
         workers=workers,
         retries=retries,
+        timeout_s=timeout_s,
         quality=quality,
         reader_options={"project": project, "key_file": key_file},
         reporter=app.reporter,

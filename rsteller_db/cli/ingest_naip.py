@@ -1,4 +1,5 @@
-"""``rsteller-db ingest naip``: NAIP footprints from local rasters, an index or Earth Engine."""
+"""``rsteller-db ingest naip``: NAIP footprints from local rasters, an index, a STAC API or
+Earth Engine."""
 
 from __future__ import annotations
 
@@ -14,16 +15,31 @@ from .ingest import ingest
 @click.option(
     "--source",
     "source_name",
-    type=click.Choice(["local", "index", "gee"]),
+    type=click.Choice(["local", "index", "stac", "gee"]),
     default="local",
     show_default=True,
-    help="local: GeoTIFFs under DIR; index: a footprint FILE; gee: Earth Engine.",
+    help="local: GeoTIFFs under DIR; index: a footprint FILE; stac: a STAC API search; "
+    "gee: Earth Engine.",
 )
 @click.option("--name-col", help="index: column with the image name [default: image_name].")
 @click.option("--uri-col", help="index: column with the raster path or URL [default: uri].")
 @click.option("--date-col", help="index: column with the acquisition date (optional).")
 @click.option("--crs", help="index: CRS of the footprint geometries [default: the file's own "
               "(.prj, GeoPackage or GeoParquet metadata), else EPSG:4326].")
+@click.option("--url", metavar="API", help="stac: the STAC API's root URL.")
+@click.option("--collection", help="stac: the collection to search [default: naip].")
+@click.option("--bbox", metavar="BBOX", help="stac: minlon,minlat,maxlon,maxlat.")
+@click.option(
+    "--datetime",
+    metavar="START/END",
+    help="stac: acquisition date range, e.g. 2021-08-01/2022-11-30.",
+)
+@click.option("--asset", help="stac: the asset holding the COG [default: image].")
+@click.option(
+    "--sign",
+    type=click.Choice(["planetary-computer"]),
+    help="stac: sign asset URLs when they are read (needs the planetary-computer extra).",
+)
 @click.option(
     "--region",
     metavar="BBOX|GEOJSON",
@@ -48,6 +64,9 @@ def naip(app: App, target: str | None, source_name: str, **options) -> None:
     Example:
       rsteller-db ingest naip --source local warehouse/sample
       rsteller-db ingest naip --source index naip_2022_fp.parquet --name-col FileName --uri-col url
+      rsteller-db ingest naip --source stac \\
+          --url https://planetarycomputer.microsoft.com/api/stac/v1 --collection naip \\
+          --bbox -75.1,40.6,-74.9,40.8 --datetime 2021-08-01/2022-11-30 --sign planetary-computer
       rsteller-db ingest naip --source gee --region -75.1,40.6,-74.9,40.8 \\
           --start 2022-01-01 --end 2023-01-01 --project my-ee-project
     """

@@ -1,5 +1,5 @@
-"""Imagery: NAIP footprints (local rasters, footprint indexes, Earth Engine), the patch grid's
-keys, and patch pixels. See docs/imagery.md.
+"""Imagery: NAIP footprints (local rasters, footprint indexes, STAC APIs, Earth Engine), the
+patch grid's keys, and patch pixels (local or remote COGs, Earth Engine). See docs/imagery.md.
 
     from rsteller_db.imagery import LocalSource, ingest_naip, fetch_images
     with Warehouse(path) as wh:
@@ -9,7 +9,7 @@ keys, and patch pixels. See docs/imagery.md.
 
 from __future__ import annotations
 
-from . import gee  # noqa: F401  (registers the gee back end)
+from . import gee, stac  # noqa: F401  (register the gee and stac back ends)
 from .batches import BatchCommitter
 from .fetch import FetchSummary, fetch_images
 from .ingest import IngestResult, ingest_naip

@@ -29,8 +29,16 @@ from ..paths import sql_folder
 from ..progress import QUIET, Reporter
 from ..retrying import retrying
 from ..settings import Settings, load_settings
+from . import remote
 from .batches import BatchCommitter
-from .pixels import PatchWindow, PixelReader, encode_jpeg, make_reader, write_atomic
+from .pixels import (
+    ImageUnavailable,
+    PatchWindow,
+    PixelReader,
+    encode_jpeg,
+    make_reader,
+    write_atomic,
+)
 
 CHUNK = 8  # windows of one image row handed to a thread at once
 PATCH_IMAGE_COLUMNS = ("patch_id", "path", "status", "reason", "attempts", "fetched_at")
@@ -67,7 +75,7 @@ with targets as (
     {limit}
 )
 select t.patch_id, t.image_name, i.source, i.uri, i.epsg, i.gsd_m,
-       i.native_bounds[1], i.native_bounds[4], t.px_x, t.px_y, t.px_size,
+       i.native_bounds[1], i.native_bounds[4], t.px_x, t.px_y, t.px_size, i.url_signing,
        pi.status, pi.path, coalesce(pi.attempts, 0)
 from targets as t
 join stg_naip__images as i using (image_name)
@@ -116,6 +124,7 @@ def plan(
         px_x,
         px_y,
         px_size,
+        sign,
         status,
         path,
         attempts,
@@ -125,7 +134,9 @@ def plan(
             continue
         todo.append(
             (
-                PatchWindow(pid, name, source, uri, epsg, gsd, x0, y0, px_x, px_y, px_size, out_px),
+                PatchWindow(
+                    pid, name, source, uri, epsg, gsd, x0, y0, px_x, px_y, px_size, out_px, sign
+                ),
                 attempts,
             )
         )
@@ -156,11 +167,16 @@ def fetch_one(
     retries: int = 2,
     backoff_s: float = 0.5,
 ) -> Outcome:
-    """Read, encode and store one patch, trying ``1 + retries`` times (``retrying``); never
-    raises (the reason is in the outcome)."""
+    """Read, encode and store one patch, trying ``1 + retries`` times (``retrying``; an image
+    that cannot be opened is not tried again in this run); never raises (the reason is in the
+    outcome)."""
     tries = 0
     try:
-        for attempt in retrying(tries=retries + 1, backoff_s=backoff_s):
+        for attempt in retrying(
+            tries=retries + 1,
+            backoff_s=backoff_s,
+            retry_if=lambda exc: not isinstance(exc, ImageUnavailable),
+        ):
             with attempt:
                 tries = attempt.retry_state.attempt_number
                 rgb = reader.read(window)
@@ -226,13 +242,15 @@ def fetch_images(
     quality: int = 90,
     batch_rows: int = 256,
     backoff_s: float = 0.5,
+    timeout_s: float = 30.0,
     reader_options: dict | None = None,
     reporter: Reporter = QUIET,
 ) -> FetchSummary:
     """Fetch the planned patches of the warehouse at ``path`` into ``images/`` beside it.
 
-    ``workers`` defaults to the number of CPUs (at most 8); raise it for Earth Engine, whose
-    requests wait on the network.
+    ``workers`` defaults to the number of CPUs (at most 8); raise it for URLs and Earth
+    Engine, whose reads wait on the network. ``retries``, ``backoff_s`` and ``timeout_s`` also
+    set GDAL's own HTTP retries and timeout for images behind URLs.
     """
     workers = workers or min(8, os.cpu_count() or 4)
     settings = settings or load_settings()
@@ -246,24 +264,26 @@ def fetch_images(
     summary = FetchSummary(targets=targets, already=done)
     if not todo:
         return summary
+    for name in sorted({w.sign for w, _ in todo if w.sign}):
+        remote.signer(name)  # a missing extra stops the run here, not once per patch
+    if any(remote.is_url(w.uri) for w, _ in todo):
+        remote.clear_http_cache()  # this run asks the servers afresh
+    options = {"retries": retries, "backoff_s": backoff_s, "timeout_s": timeout_s}
     readers = {
-        src: make_reader(src, **(reader_options or {}))
+        src: make_reader(src, **options, **(reader_options or {}))
         for src in sorted({w.source for w, _ in todo})
     }
     earlier = {w.patch_id: n for w, n in todo}
 
     def work(run: list[PatchWindow]) -> list[Outcome]:
-        return [
-            fetch_one(
-                readers[w.source],
-                w,
-                data_dir,
-                quality=quality,
-                retries=retries,
-                backoff_s=backoff_s,
-            )
-            for w in run
-        ]
+        reader = readers[run[0].source]  # a run holds windows of one image
+        with reader.session():
+            return [
+                fetch_one(
+                    reader, w, data_dir, quality=quality, retries=retries, backoff_s=backoff_s
+                )
+                for w in run
+            ]
 
     started = time.perf_counter()
     try:

@@ -1,14 +1,15 @@
 """Patch pixels: one reader per image source, found in a registry, and the JPEG encoder.
 
 A reader turns a ``PatchWindow`` into a (size, size, 3) uint8 RGB array at the output GSD.
-Local files, footprint-index rasters (paths or URLs) and COGs are read with rasterio, one
-windowed read per patch, resampled by pixel averaging when the source GSD is finer than the
-output (a 0.3 m image: 896 x 896 source pixels -> 448 x 448). Earth Engine patches are
-requested for exactly the patch's grid in the image's CRS.
+Local files, footprint-index and STAC rasters (paths or URLs: see ``remote``) are read with
+rasterio, one windowed read per patch, resampled by pixel averaging when the source GSD is
+finer than the output (a 0.3 m image: 896 x 896 source pixels -> 448 x 448). Earth Engine
+patches are requested for exactly the patch's grid in the image's CRS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import threading
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..paths import inside
+from . import remote
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PatchWindow:
     px_y: int
     px_size: int  # source pixels per side
     out_px: int  # output pixels per side
+    sign: str | None = None  # URL signer (remote.SIGNERS) of images that need one
 
     @property
     def relative_path(self) -> str:
@@ -54,6 +57,10 @@ class PixelReader:
 
     def read(self, window: PatchWindow) -> np.ndarray:
         raise NotImplementedError
+
+    def session(self):
+        """A context entered by each worker thread around its reads (GDAL settings)."""
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         pass
@@ -72,29 +79,57 @@ def register_reader(*sources: str):
 
 
 class _OpenFile:
-    __slots__ = ("dataset", "lock", "evicted")
+    __slots__ = ("dataset", "href", "lock", "evicted")
 
     def __init__(self):
         self.dataset = None
+        self.href = ""  # what was opened (the signed URL, when signed)
         self.lock = threading.Lock()
         self.evicted = False
 
 
-@register_reader("local", "index")
-class RasterioReader(PixelReader):
-    """Windowed reads through one shared handle per file, used under that file's lock.
+class ImageUnavailable(Exception):
+    """The image cannot be opened (after retries); its other windows fail at once in this run."""
 
-    GDAL handles are not thread-safe, and a handle keeps its own block cache: sharing one per
-    file lets neighbouring windows reuse the source tiles already decoded, where a handle per
-    thread would decode them again. Threads reading different files run in parallel
-    (``fetch_images`` interleaves images so that they do). At most ``max_open`` files are kept
-    open; the least recently used idle one is closed first.
+
+@register_reader("local", "index", "stac")
+class RasterioReader(PixelReader):
+    """Windowed reads through one shared handle per image, used under that image's lock.
+
+    GDAL handles are not thread-safe, and a handle keeps its own caches: sharing one per image
+    lets neighbouring windows reuse the tiles already fetched and decoded, where a handle per
+    thread would fetch and decode them again. Threads reading different images run in
+    parallel (``fetch_images`` interleaves images so that they do). At most ``max_open``
+    images are kept open; the least recently used idle one is closed first.
+
+    URLs are read through GDAL's ``/vsicurl/`` with ``remote.gdal_options`` (only the bytes of
+    the window's tiles travel), signed first when the image was ingested with a signer. GDAL
+    retries each HTTP request (429, 5xx, timeouts, reset connections) ``retries`` times with
+    a growing delay. An image that still cannot be opened is remembered: its other windows
+    fail at once with the same reason (``ImageUnavailable``), and the next run tries again.
     """
 
-    def __init__(self, max_open: int = 32, **_options):
+    def __init__(
+        self,
+        max_open: int = 32,
+        timeout_s: float = 30.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        **_options,
+    ):
         self.max_open = max_open
+        self.retries, self.backoff_s = retries, backoff_s
+        self.gdal_options = remote.gdal_options(
+            timeout_s=timeout_s, retries=retries, backoff_s=backoff_s
+        )
         self._files: OrderedDict[str, _OpenFile] = OrderedDict()
+        self._unavailable: dict[str, str] = {}
         self._guard = threading.Lock()
+
+    def session(self):
+        import rasterio
+
+        return rasterio.Env(**self.gdal_options)
 
     def _entry(self, uri: str) -> _OpenFile:
         with self._guard:
@@ -117,18 +152,38 @@ class RasterioReader(PixelReader):
             entry.dataset.close()
             entry.dataset = None
 
-    def read(self, window: PatchWindow) -> np.ndarray:
+    def _open(self, window: PatchWindow):
+        """(dataset, what was opened) for the image, signed when it must be, or raise
+        ``ImageUnavailable``. GDAL has already retried the HTTP requests of the open; it also
+        remembers a URL that failed, so trying again in this run would not ask the server."""
         import rasterio
+
+        href = window.uri
+        try:
+            sign = remote.signer(window.sign)
+            href = sign(window.uri) if sign else window.uri
+            return rasterio.open(href), href
+        except Exception as exc:
+            text = remote.scrub(remote.error_text(exc), href, window.uri)
+            reason = f"cannot open {window.uri}: {text}"
+            with self._guard:
+                self._unavailable[window.uri] = reason
+            raise ImageUnavailable(reason) from None
+
+    def read(self, window: PatchWindow) -> np.ndarray:
         from rasterio.enums import Resampling
         from rasterio.windows import Window
 
         while True:
+            failed = self._unavailable.get(window.uri)
+            if failed:
+                raise ImageUnavailable(failed)
             entry = self._entry(window.uri)
             with entry.lock:
                 if entry.evicted:  # closed between lookup and lock: look it up again
                     continue
                 if entry.dataset is None:
-                    entry.dataset = rasterio.open(window.uri)
+                    entry.dataset, entry.href = self._open(window)
                 ds = entry.dataset
                 if (
                     window.px_x + window.px_size > ds.width
@@ -146,10 +201,11 @@ class RasterioReader(PixelReader):
                         out_shape=(3, window.out_px, window.out_px),
                         resampling=Resampling.nearest if same else Resampling.average,
                     )
-                except Exception:
-                    ds.close()  # a retry opens the file afresh
+                except Exception as exc:
+                    ds.close()  # a retry opens the image afresh
                     entry.dataset = None
-                    raise
+                    text = remote.scrub(remote.error_text(exc), entry.href, window.uri)
+                    raise OSError(f"cannot read the window: {text}") from None
             return np.ascontiguousarray(np.moveaxis(data, 0, -1))
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import warnings
 from datetime import date, datetime
 from pathlib import Path
 
+from . import remote
 from .naming import parse_naip_name
 from .records import Failure, ImageRecord, Notice
 
@@ -48,15 +49,20 @@ def acquisition_date(name: str, tags: dict[str, str]) -> tuple[date | None, str 
 
 
 def check_grid(transform, crs, count: int, dtypes) -> tuple[int, float]:
-    """(epsg, gsd_m) of a usable raster, or raise ``RasterProblem`` saying what is wrong."""
+    """(epsg, gsd_m) of a usable raster, or raise ``RasterProblem`` saying what is wrong.
+    ``dtypes`` None: the band types are not known (a STAC item that does not list them)."""
     if crs is None:
         raise RasterProblem("has no CRS (georeference it, e.g. gdal_edit.py -a_srs EPSG:269xx)")
     epsg = crs.to_epsg()
     if epsg is None:
         raise RasterProblem(f"its CRS is not an EPSG code ({crs.to_string()[:80]})")
+    if not crs.is_projected or (crs.linear_units or "").lower() not in ("metre", "meter"):
+        raise RasterProblem(
+            f"its CRS EPSG:{epsg} is not projected in metres; warp it to its UTM zone first"
+        )
     if count < 3:
         raise RasterProblem(f"has {count} band(s); 3 (red, green, blue) are needed")
-    if any(str(d) != "uint8" for d in list(dtypes)[:3]):
+    if dtypes is not None and any(str(d) != "uint8" for d in list(dtypes)[:3]):
         raise RasterProblem(f"bands 1-3 are {dtypes[0]}; only 8-bit (uint8) imagery is supported")
     if transform.b != 0 or transform.d != 0:
         raise RasterProblem("is rotated or sheared; only north-up rasters are supported")
@@ -123,11 +129,14 @@ def read_raster(
     source: str = "local",
     name: str | None = None,
     footprint: bool = True,
+    gdal: dict | None = None,
 ) -> tuple[ImageRecord | Failure, list[Notice]]:
-    """Header and footprint of one raster, or a ``Failure`` naming it; plus any notices.
+    """Header and footprint of one raster (a path or a URL), or a ``Failure`` naming it; plus
+    any notices.
 
     ``footprint=False`` takes the bounds as footprint without reading the mask (the caller
-    has a better one, e.g. from a footprint index).
+    has a better one, e.g. from a footprint index). ``gdal``: GDAL settings, by default
+    ``remote.gdal_options()`` (a URL is read by ranges, with no directory listing).
     """
     import rasterio
     from rasterio.errors import RasterioError
@@ -136,7 +145,7 @@ def read_raster(
     name = name or Path(uri).name.split(".")[0]
     notes: list[Notice] = []
     try:
-        with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), rasterio.open(uri) as ds:
+        with rasterio.Env(**(gdal or remote.gdal_options())), rasterio.open(uri) as ds:
             epsg, gsd = check_grid(ds.transform, ds.crs, ds.count, ds.dtypes)
             _check_readable(ds)
             area = valid_footprint(ds) if footprint else _bounds_box(ds)
@@ -165,7 +174,7 @@ def read_raster(
     except RasterProblem as exc:
         return Failure(uri, str(exc)), notes
     except (RasterioError, OSError, ValueError) as exc:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        text = remote.error_text(exc) if str(exc) else type(exc).__name__
         return Failure(
             uri, f"cannot read it (not a GeoTIFF, truncated or unreadable): {text}"
         ), notes

@@ -6,6 +6,7 @@ input that cannot be used, with the reason) and ``Notice`` (a warning) items. Ba
 - ``local``: every GeoTIFF/COG under a folder, read with rasterio;
 - ``index``: a footprint file (GeoParquet, GeoJSON, shapefile) read through DuckDB spatial,
   with columns naming each image and where its raster is;
+- ``stac``: the items of a STAC API search (``imagery/stac.py``);
 - ``gee``: the Earth Engine collection ``USDA/NAIP/DOQQ`` (``imagery/gee.py``).
 """
 
@@ -64,7 +65,7 @@ def register(cls: type[FootprintSource]) -> type[FootprintSource]:
 
 
 def get_source(name: str) -> type[FootprintSource]:
-    from . import gee  # noqa: F401  (registers the Earth Engine back end)
+    from . import gee, stac  # noqa: F401  (register the Earth Engine and STAC back ends)
 
     try:
         return SOURCES[name]

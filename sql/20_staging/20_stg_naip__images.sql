@@ -2,7 +2,8 @@
 -- grain: image_name
 -- One row per ingested NAIP image. geom is the valid-data footprint in EPSG:4326;
 -- native_bounds the raster's extent [xmin, ymin, xmax, ymax] in its own CRS (EPSG:epsg);
--- its top-left corner (xmin, ymax) is the origin of the pixel grid.
+-- its top-left corner (xmin, ymax) is the origin of the pixel grid. url_signing names the
+-- signer that `images fetch` applies to the URL before reading it (NULL: none).
 select
     image_name,
     acquired_on,
@@ -16,6 +17,7 @@ select
     end as geom,
     [xmin, ymin, xmax, ymax] as native_bounds,
     source,
-    uri
+    uri,
+    details ->> 'sign' as url_signing
 from raw.naip_images
 qualify row_number() over (partition by image_name order by ingested_at desc, source_id desc) = 1
