@@ -16,6 +16,14 @@ class WarehouseError(RstellerError):
     """The warehouse file cannot be opened, created or written."""
 
 
+class WarehouseLocked(WarehouseError):
+    """Another process holds the warehouse file (``pid`` when DuckDB names it)."""
+
+    def __init__(self, message: str, pid: int | None = None):
+        super().__init__(message)
+        self.pid = pid
+
+
 class SettingsError(RstellerError):
     """A setting or the settings file is invalid."""
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
-from .errors import WarehouseError
+from .errors import WarehouseError, WarehouseLocked
 from .paths import data_dir, sql_folder
 from .settings import Settings, load_settings
 
@@ -52,17 +55,97 @@ def memory_limit(value: str) -> str:
 
 
 _LOCK = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+T = TypeVar("T")
+
+# How long a reader (query, stats, preview) waits for a warehouse another process holds.
+READER_LOCK_WAIT_S = 30.0
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says another process holds the warehouse file."""
+    text = str(exc)
+    return isinstance(exc, WarehouseLocked) or bool(_LOCK.search(text)) or (
+        "Could not set lock" in text
+    )
+
+
+def lock_pid(exc: BaseException) -> int | None:
+    """The PID DuckDB names as the holder of the file, if any."""
+    if isinstance(exc, WarehouseLocked):
+        return exc.pid
+    found = _LOCK.search(str(exc))
+    return int(found.group(2)) if found else None
+
+
+def describe_holder(pid: int | None) -> str:
+    """' (PID 123: rsteller-db caption)': who holds the file, as far as this host can tell."""
+    if pid is None:
+        return ""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return f" (PID {pid})"
+    for i, arg in enumerate(argv):  # `python -m rsteller_db ...` or `.../bin/rsteller-db ...`
+        if arg in ("rsteller_db", "rsteller-db") or arg.endswith("/rsteller-db"):
+            command = " ".join(["rsteller-db", *(a for a in argv[i + 1 :] if a)])
+            command = command if len(command) <= 80 else command[:79] + "…"
+            return f" (PID {pid}: {command})"
+    return f" (PID {pid})"
+
+
+def locked_error(path: Path, pid: int | None, waited_s: float = 0.0) -> WarehouseLocked:
+    who = describe_holder(pid)
+    if waited_s > 0:
+        text = (
+            f"the warehouse {path} stayed locked by another process{who} for {waited_s:g} s: "
+            "let it finish (or wait for its next pause), then run the command again"
+        )
+    else:
+        text = (
+            f"the warehouse {path} is locked by another process{who}: wait for it to finish, "
+            "or work on a copy with --warehouse PATH"
+        )
+    return WarehouseLocked(text, pid)
+
+
+def wait_for_lock(
+    open_fn: Callable[[], T],
+    path: str | os.PathLike,
+    wait_s: float,
+    on_wait: Callable[[str], None] | None = None,
+) -> T:
+    """``open_fn()``, tried again while another process holds the warehouse, for ``wait_s``.
+
+    The one lock-wait policy of the project: pauses of 0.05 s doubling up to 0.5 s (a writer
+    that commits in short transactions, like a caption run, leaves gaps a reader gets into),
+    ``on_wait`` told once when the first try finds the file locked, then ``WarehouseLocked``
+    naming the holder when the time is up (at once when ``wait_s`` is 0). Any other error is
+    raised as it is."""
+    deadline = time.monotonic() + wait_s
+    pause, told = 0.05, False
+    while True:
+        try:
+            return open_fn()
+        except (duckdb.Error, WarehouseLocked) as exc:
+            if not is_lock_error(exc):
+                raise
+            pid = lock_pid(exc)
+            if time.monotonic() >= deadline:
+                raise locked_error(Path(path), pid, wait_s) from exc
+            if on_wait is not None and not told:
+                on_wait(
+                    f"the warehouse {path} is locked by another process{describe_holder(pid)}; "
+                    f"waiting up to {wait_s:g} s for it"
+                )
+                told = True
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 0.5)
 
 
 def _open_error(path: Path, exc: duckdb.Error) -> WarehouseError:
     text = str(exc)
-    lock = _LOCK.search(text)
-    if lock or "Could not set lock" in text:
-        who = f" (PID {lock.group(2)})" if lock else ""
-        return WarehouseError(
-            f"the warehouse {path} is locked by another process{who}: wait for it to finish, "
-            "or work on a copy with --warehouse PATH"
-        )
+    if is_lock_error(exc):
+        return locked_error(path, lock_pid(exc))
     if "not a valid DuckDB database" in text or "Corrupt" in text or "corrupt" in text:
         return WarehouseError(
             f"{path} is not a valid DuckDB warehouse (corrupt or another kind of file): "
@@ -93,6 +176,8 @@ class Warehouse:
         create: bool = True,
         make_folder: bool = False,
         progress_bar: bool = True,
+        lock_wait_s: float = 0.0,
+        on_lock_wait: Callable[[str], None] | None = None,
     ):
         self.path = Path(path)
         self.read_only = read_only
@@ -124,7 +209,12 @@ class Warehouse:
             )
         config = self._engine_config()
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+            self.con = wait_for_lock(
+                lambda: duckdb.connect(str(self.path), read_only=read_only, config=config),
+                self.path,
+                lock_wait_s,
+                on_lock_wait,
+            )
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from exc
         try:

@@ -11,6 +11,7 @@ import pkgutil
 
 import click
 
+from ..warehouse import READER_LOCK_WAIT_S
 from .common import App, RstellerGroup
 
 
@@ -30,9 +31,20 @@ from .common import App, RstellerGroup
     help="Settings file [default: ./rsteller.toml when present].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display, only results and errors.")
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=READER_LOCK_WAIT_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a reading command (query, stats, preview, stages, export) waits for a "
+    "warehouse another process holds, e.g. a caption run between two commits.",
+)
 @click.version_option(package_name="rsteller-db")
 @click.pass_context
-def main(ctx: click.Context, warehouse: str | None, config: str | None, quiet: bool) -> None:
+def main(
+    ctx: click.Context, warehouse: str | None, config: str | None, quiet: bool, lock_wait: float
+) -> None:
     """Build RSTeller-style image-caption datasets from NAIP imagery and OpenStreetMap
     in a DuckDB warehouse.
 
@@ -42,7 +54,7 @@ def main(ctx: click.Context, warehouse: str | None, config: str | None, quiet: b
       rsteller-db init && rsteller-db build
       rsteller-db query "select task, count(*) from caption_requests group by 1"
     """
-    ctx.obj = App(warehouse=warehouse, config=config, quiet=quiet)
+    ctx.obj = App(warehouse=warehouse, config=config, quiet=quiet, lock_wait_s=lock_wait)
 
 
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):

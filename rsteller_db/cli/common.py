@@ -13,7 +13,7 @@ from ..paths import warehouse_path
 from ..progress import Reporter
 from ..render import FORMATS, render
 from ..settings import Settings, load_settings
-from ..warehouse import Warehouse
+from ..warehouse import READER_LOCK_WAIT_S, Warehouse
 
 
 @dataclass
@@ -21,6 +21,7 @@ class App:
     warehouse: str | None = None
     config: str | None = None
     quiet: bool = False
+    lock_wait_s: float = READER_LOCK_WAIT_S
     _settings: Settings | None = field(default=None, repr=False)
 
     @property
@@ -40,8 +41,12 @@ class App:
     def open(
         self, *, read_only: bool = False, create: bool = True, make_folder: bool = False
     ) -> Warehouse:
+        """The warehouse; a read-only open waits up to ``--lock-wait`` seconds for a file
+        another process holds (a caption run, an image fetch), a writable one fails at once."""
         return Warehouse(self.path, read_only=read_only, settings=self.settings, create=create,
-                         make_folder=make_folder, progress_bar=not self.quiet)
+                         make_folder=make_folder, progress_bar=not self.quiet,
+                         lock_wait_s=self.lock_wait_s if read_only else 0.0,
+                         on_lock_wait=self.reporter.warn)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
