@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
-import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -15,6 +14,7 @@ import duckdb
 
 from .errors import WarehouseError, WarehouseLocked
 from .paths import data_dir, sql_folder
+from .retrying import retrying
 from .settings import Settings, load_settings
 
 SPATIAL_DIST = "duckdb-extension-spatial"
@@ -116,30 +116,32 @@ def wait_for_lock(
 ) -> T:
     """``open_fn()``, tried again while another process holds the warehouse, for ``wait_s``.
 
-    The one lock-wait policy of the project: pauses of 0.05 s doubling up to 0.5 s (a writer
-    that commits in short transactions, like a caption run, leaves gaps a reader gets into),
-    ``on_wait`` told once when the first try finds the file locked, then ``WarehouseLocked``
-    naming the holder when the time is up (at once when ``wait_s`` is 0). Any other error is
+    The project's lock-wait policy (on ``retrying``): pauses from 0.05 s doubling to 0.5 s, so
+    a writer that commits in short transactions, like a caption run, leaves gaps a reader gets
+    into; ``on_wait`` is told once when the first try finds the file locked; when the time is
+    up (at once when ``wait_s`` is 0), ``WarehouseLocked`` names the holder. Any other error is
     raised as it is."""
-    deadline = time.monotonic() + wait_s
-    pause, told = 0.05, False
-    while True:
-        try:
-            return open_fn()
-        except (duckdb.Error, WarehouseLocked) as exc:
-            if not is_lock_error(exc):
-                raise
-            pid = lock_pid(exc)
-            if time.monotonic() >= deadline:
-                raise locked_error(Path(path), pid, wait_s) from exc
-            if on_wait is not None and not told:
-                on_wait(
-                    f"the warehouse {path} is locked by another process{describe_holder(pid)}; "
-                    f"waiting up to {wait_s:g} s for it"
-                )
-                told = True
-            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
-            pause = min(pause * 2, 0.5)
+    told = False
+    try:
+        for attempt in retrying(
+            deadline_s=wait_s, backoff_s=0.05, max_wait_s=0.5, retry_if=is_lock_error
+        ):
+            with attempt:
+                try:
+                    return open_fn()
+                except Exception as exc:
+                    if wait_s > 0 and on_wait is not None and not told and is_lock_error(exc):
+                        told = True
+                        on_wait(
+                            f"the warehouse {path} is locked by another process"
+                            f"{describe_holder(lock_pid(exc))}; waiting up to {wait_s:g} s for it"
+                        )
+                    raise
+    except Exception as exc:
+        if is_lock_error(exc):
+            raise locked_error(Path(path), lock_pid(exc), wait_s) from exc
+        raise
+    raise AssertionError("unreachable: retrying() returns or raises")
 
 
 def _open_error(path: Path, exc: duckdb.Error) -> WarehouseError:
