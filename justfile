@@ -16,7 +16,7 @@ build backend="local":
     rsteller-db ingest osm {{sample}}/town.osm.pbf
     rsteller-db ingest naip --source local {{sample}}
     rsteller-db build
-    rsteller-db caption --backend {{backend}} --retry-rejected 2
+    rsteller-db caption --backend {{backend}} --retry-rejected 2 --fallback template
     rsteller-db images fetch
     rsteller-db export --format wds --out {{export_dir}}
     rsteller-db export verify {{export_dir}}

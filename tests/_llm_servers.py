@@ -181,69 +181,105 @@ def faulty_server():
         yield server
 
 
+# Field names as in SGLang's python/sglang/srt/sampling/sampling_params.py (SamplingParams)
+# and python/sglang/srt/managers/io_struct.py (GenerateReqInput), read from its source.
 SGLANG_SAMPLING_KEYS = {
     "max_new_tokens",
+    "stop",
+    "stop_token_ids",
+    "stop_regex",
     "temperature",
     "top_p",
     "top_k",
     "min_p",
-    "stop",
-    "stop_token_ids",
     "frequency_penalty",
     "presence_penalty",
     "repetition_penalty",
     "min_new_tokens",
-    "ignore_eos",
-    "skip_special_tokens",
     "n",
     "json_schema",
     "regex",
     "ebnf",
+    "structural_tag",
+    "ignore_eos",
+    "skip_special_tokens",
+    "spaces_between_special_tokens",
+    "no_stop_trim",
+    "custom_params",
+    "stream_interval",
+    "logit_bias",
     "sampling_seed",
 }
 SGLANG_REQUEST_KEYS = {
     "text",
     "input_ids",
+    "input_embeds",
+    "image_data",
     "sampling_params",
     "rid",
     "return_logprob",
+    "logprob_start_len",
+    "top_logprobs_num",
     "stream",
     "lora_path",
-    "image_data",
     "custom_logit_processor",
 }
 
 
+def _sampling_errors(params) -> list[str]:
+    if not isinstance(params, dict):
+        return ["sampling_params must be an object or a list of objects"]
+    errors = [f"unknown sampling param {k!r}" for k in params if k not in SGLANG_SAMPLING_KEYS]
+    max_new = params.get("max_new_tokens", 128)
+    if not isinstance(max_new, int) or max_new < 0:
+        errors.append("max_new_tokens must be a non-negative integer")
+    if not 0 <= params.get("temperature", 1.0):
+        errors.append("temperature must be non-negative")
+    if not 0 < params.get("top_p", 1.0) <= 1:
+        errors.append("top_p must be in (0, 1]")
+    if "sampling_seed" in params and not isinstance(params["sampling_seed"], int):
+        errors.append("sampling_seed must be an integer")
+    if sum(params.get(k) is not None for k in ("json_schema", "regex", "ebnf")) > 1:
+        errors.append("Only one of regex, json_schema, or ebnf can be set.")
+    for key in ("json_schema", "regex", "ebnf"):
+        if params.get(key) is not None and not isinstance(params[key], str):
+            errors.append(f"{key} must be a string")
+    if isinstance(params.get("json_schema"), str):
+        try:
+            json.loads(params["json_schema"])
+        except ValueError:
+            errors.append("json_schema must be JSON text")
+    if isinstance(params.get("regex"), str):
+        try:
+            re.compile(params["regex"])
+        except re.error as exc:
+            errors.append(f"regex does not compile: {exc}")
+    return errors
+
+
 def sglang_schema_errors(body: dict) -> list[str]:
-    """What in a /generate body does not follow SGLang's GenerateReqInput / SamplingParams."""
+    """What in a /generate body does not follow SGLang's GenerateReqInput / SamplingParams.
+    ``sampling_params`` is one object for every prompt, or a list with one per prompt."""
     errors = [f"unknown field {k!r}" for k in body if k not in SGLANG_REQUEST_KEYS]
     text = body.get("text")
     if not (isinstance(text, list) and text and all(isinstance(t, str) for t in text)):
         errors.append("text must be a non-empty list of strings")
+        text = []
     params = body.get("sampling_params")
-    if not isinstance(params, dict):
-        return [*errors, "sampling_params must be an object"]
-    errors += [f"unknown sampling param {k!r}" for k in params if k not in SGLANG_SAMPLING_KEYS]
-    if not isinstance(params.get("max_new_tokens"), int) or params["max_new_tokens"] < 1:
-        errors.append("max_new_tokens must be a positive integer")
-    if not 0 <= params.get("temperature", 1.0) <= 2:
-        errors.append("temperature out of range")
-    if not 0 < params.get("top_p", 1.0) <= 1:
-        errors.append("top_p out of range")
+    if isinstance(params, list):
+        if len(params) != len(text):
+            errors.append(f"{len(params)} sampling_params for {len(text)} prompts")
+        for item in params:
+            errors += _sampling_errors(item)
+    else:
+        errors += _sampling_errors(params)
     return errors
 
 
 class _SGLangHandler(_JsonHandler):
     def do_GET(self):
         if self.path == "/get_model_info":
-            self.reply(
-                200,
-                {
-                    "model_path": "mistralai/Mistral-Nemo-Instruct-2407",
-                    "tokenizer_path": "mistralai/Mistral-Nemo-Instruct-2407",
-                    "is_generation": True,
-                },
-            )
+            self.reply(200, self.server.state.model_info)
         else:
             super().do_GET()
 
@@ -276,8 +312,27 @@ class _SGLangHandler(_JsonHandler):
         )
 
 
+# A Mistral-style chat template, as a model's tokenizer_config.json holds it.
+MISTRAL_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
+    "[INST]{{ message['content'] }}[/INST]{% else %}{{ message['content'] }}{{ eos_token }}"
+    "{% endif %}{% endfor %}"
+)
+
+
 @pytest.fixture
-def sglang_checker():
-    """A loopback ``/generate`` server that answers 400 to bodies off SGLang's schema."""
+def sglang_checker(tmp_path):
+    """A loopback ``/generate`` server that answers 400 to bodies off SGLang's schema. Its
+    ``/get_model_info`` names a tokenizer folder whose config holds a Mistral chat template."""
+    tokenizer = tmp_path / "tokenizer"
+    tokenizer.mkdir()
+    (tokenizer / "tokenizer_config.json").write_text(
+        json.dumps({"bos_token": "<s>", "eos_token": "</s>", "chat_template": MISTRAL_TEMPLATE})
+    )
     with _Server(_SGLangHandler) as server:
+        server.model_info = {
+            "model_path": "mistralai/Mistral-Nemo-Instruct-2407",
+            "tokenizer_path": str(tokenizer),
+            "is_generation": True,
+        }
         yield server

@@ -3,12 +3,14 @@ loopback server, load balancing over several URLs, and an unreachable server at 
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 from _caption_data import make_warehouse, write_prompts
-from _llm_servers import free_port, sglang_checker  # noqa: F401 (fixture)
+from _llm_servers import MISTRAL_TEMPLATE, free_port, sglang_checker  # noqa: F401 (fixture)
 
-from rsteller_db.caption import CaptionOptions, run_captions
+from rsteller_db.caption import CaptionOptions, constrain, run_captions
 from rsteller_db.caption.backends import (
     BackendError,
     BackendOptions,
@@ -17,7 +19,7 @@ from rsteller_db.caption.backends import (
     backend_names,
     create_backend,
 )
-from rsteller_db.caption.backends.sglang import chat_format_for
+from rsteller_db.caption.backends.sglang import chat_wrapper
 
 
 def test_registry_lists_every_back_end_and_names_unknown_ones():
@@ -32,13 +34,22 @@ def test_registry_lists_every_back_end_and_names_unknown_ones():
         create_backend("openai", BackendOptions())
 
 
-def test_chat_format_follows_the_model_name():
-    assert chat_format_for("mistralai/Mistral-Nemo-Instruct-2407") == "mistral"
-    assert chat_format_for("meta-llama/Llama-3.1-8B-Instruct") == "llama3"
-    assert chat_format_for("HuggingFaceTB/SmolLM2-135M-Instruct") == "chatml"
-    assert chat_format_for("anything", "raw") == "raw"
+def test_chat_template_is_the_models_own_or_a_named_one(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"bos_token": {"content": "<s>"}, "chat_template": MISTRAL_TEMPLATE})
+    )
+    assert chat_wrapper(str(folder))("Describe.") == "<s>[INST]Describe.[/INST]"
+    assert chat_wrapper("anything", "chatml")("Hi") == (
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert chat_wrapper("anything", "raw")("Hi") == "Hi"
     with pytest.raises(BackendError, match="unknown --chat-format 'x'"):
-        chat_format_for("m", "x")
+        chat_wrapper("m", "x")
+    (folder / "tokenizer_config.json").write_text("{}")
+    with pytest.raises(BackendError, match="has no chat template in its tokenizer config"):
+        chat_wrapper(str(folder))
 
 
 def test_sglang_requests_follow_the_generate_schema(tmp_path, sglang_checker):  # noqa: F811
@@ -58,11 +69,22 @@ def test_sglang_requests_follow_the_generate_schema(tmp_path, sglang_checker):  
     assert bodies and all(set(b) == {"text", "sampling_params"} for b in bodies)
     assert max(len(b["text"]) for b in bodies) == 3  # lists of prompts per call
     assert sum(len(b["text"]) for b in bodies) == 14
-    assert bodies[0]["sampling_params"] == {"temperature": 0.6, "top_p": 0.9, "max_new_tokens": 120}
-    assert all(t.startswith("[INST]") and t.endswith("[/INST]") for b in bodies for t in b["text"])
+    # one sampling_params per prompt: the job's seed, and the caption's shape as a regex
+    params = [p for b in bodies for p in b["sampling_params"]]
+    assert all(len(b["sampling_params"]) == len(b["text"]) for b in bodies)
+    assert {k: params[0][k] for k in ("temperature", "top_p", "max_new_tokens")} == {
+        "temperature": 0.6, "top_p": 0.9, "max_new_tokens": 120}
+    assert {p["regex"] for p in params} == {constrain.regex(1), constrain.regex(3)}
+    # the model's own template (from the tokenizer folder the server names), not a guess
+    assert all(t.startswith("<s>[INST]") and t.endswith("[/INST]") for b in bodies
+               for t in b["text"])
     with duckdb.connect(str(path), read_only=True) as con:
         stored = con.execute("select distinct annotator, backend, status from captions").fetchall()
         tokens = con.execute("select min(tokens_in), min(tokens_out) from captions").fetchone()
+        seeds = con.execute(
+            "select caption_id, sampling->>'seed' from captions order by 1").fetchall()
+    sent = sorted(p["sampling_seed"] for p in params)
+    assert sorted(int(seed) for _, seed in seeds) == sent  # every job's seed was sent
     assert stored == [("mistralai/Mistral-Nemo-Instruct-2407", "sglang", "accepted")]
     assert tokens[0] > 0 and tokens[1] >= 10
 

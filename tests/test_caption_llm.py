@@ -72,7 +72,37 @@ def test_local_back_end_in_process(tmp_path):
         path, CaptionOptions(backend="local", tasks=(1, 2), sampling=SHORT, prompts_dir=prompts)
     )
     assert (summary.requests, summary.failed, summary.annotator) == (2, 0, SMOLLM2_ID)
-    _assert_provenance(_captions(path), "local", SMOLLM2_ID, prompts, summary.run_id)
+    rows = _captions(path)
+    _assert_provenance(rows, "local", SMOLLM2_ID, prompts, summary.run_id)
+    # the default: the GGUF's chat template and a grammar of the caption's shape, recorded
+    # beside each caption; the grammar admits no newline, bracket, quote or "=" at all
+    for row in rows:
+        assert json.loads(row["sampling"])["constrain"] == "grammar"
+        assert not set(row["text"]) & set('\n()[]"=*'), row["text"]
+
+
+def test_completion_mode_and_grammar_through_a_llama_cpp_server(tmp_path, llama_server):  # noqa: F811
+    """The openai back end in raw-completion mode (/v1/completions, stop at the line's end)
+    with llama.cpp's GBNF grammar field: one paragraph of the allowed shape."""
+    path = make_warehouse(tmp_path / "w.duckdb", 2, revisions=False)
+    summary = run_captions(
+        path,
+        CaptionOptions(
+            backend="openai",
+            urls=(llama_server,),
+            tasks=(1, 2),
+            prompt_mode="completion",
+            constrain="grammar",
+            timeout_s=300.0,
+            sampling=SHORT,
+            prompts_dir=write_prompts(tmp_path / "prompts"),
+        ),
+    )
+    assert (summary.requests, summary.failed) == (2, 0)
+    for row in _captions(path):
+        assert json.loads(row["sampling"])["prompt_mode"] == "completion"
+        assert row["text"] and not set(row["text"]) & set('\n()[]"=*'), row["text"]
+        assert row["reject_reason"] not in ("charset", "unbalanced_brackets", "equals_sign")
 
 
 # -- the AMX safeguard (rsteller_db/caption/llama_safe.py) ------------------------------------

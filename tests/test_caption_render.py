@@ -45,8 +45,9 @@ def test_task3_examples_are_five_distinct_and_deterministic_per_key():
     first = _revision(1, 12345)
     again = _revision(1, 12345)
     other = _revision(2, 12346)
-    shown = re.findall(r"New caption: (.*)", first.text)
+    shown = re.findall(r"New caption: (.+)", first.text)
     assert len(shown) == 5 and len(set(shown)) == 5
     assert first.text == again.text and first.prompt_hash == again.prompt_hash
-    assert re.findall(r"New caption: (.*)", other.text) != shown
-    assert first.text.rstrip().endswith("<caption>\nA forest fills the view.\n</caption>")
+    assert re.findall(r"New caption: (.+)", other.text) != shown
+    # the prompt ends with the cue a raw completion continues from
+    assert first.text.endswith("<caption>\nA forest fills the view.\n</caption>\nNew caption:")

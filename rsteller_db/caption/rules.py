@@ -6,7 +6,12 @@ rejects, under a header::
 
     -- rule: word_count_task12
     -- tasks: 1,2
+    -- kind: format
     -- why: RSTeller cleaning: a Task 1/2 caption has 10 to 120 words.
+
+``kind`` sorts the rules for reports: ``format`` (the shape of the text: what constrained
+decoding prevents), ``verifier`` (faithfulness to the request's facts: the rules that read the
+payload), ``text`` (everything else, the default).
 
 A rejected caption keeps the name of the first rule (in file order) that caught it. Word lists
 the rules join on are CSV files beside them, loaded as ``caption_<file stem>``; files named
@@ -29,7 +34,8 @@ from ..paths import PROMPTS_DIR, sql_folder
 from .render import render_request
 
 RULES_DIR = sql_folder("caption_rules")
-_HEADER = re.compile(r"^--\s*(rule|tasks|why)\s*:\s*(.*?)\s*$")
+_HEADER = re.compile(r"^--\s*(rule|tasks|kind|why)\s*:\s*(.*?)\s*$")
+KINDS = ("format", "text", "verifier")
 _STEM = re.compile(r"^(\d+)_([a-z0-9_]+)$")
 
 
@@ -45,6 +51,7 @@ class Rule:
     why: str
     path: Path
     sql: str
+    kind: str = "text"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,9 @@ def load_rules(folder: Path = RULES_DIR) -> list[Rule]:
                 f"{path}: the header needs '-- rule: {stem.group(2)}' and '-- why: ...'"
             )
         tasks = tuple(int(t) for t in header.get("tasks", "1,2,3").split(","))
+        kind = header.get("kind", "text")
+        if kind not in KINDS:
+            raise RuleError(f"{path}: '-- kind: {kind}' is not one of {', '.join(KINDS)}")
         rules.append(
             Rule(
                 int(stem.group(1)),
@@ -86,6 +96,7 @@ def load_rules(folder: Path = RULES_DIR) -> list[Rule]:
                 header["why"],
                 path,
                 text.strip().rstrip(";"),
+                kind,
             )
         )
     if not rules:

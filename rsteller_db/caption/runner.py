@@ -42,11 +42,14 @@ class CaptionOptions:
     concurrency: int = 8
     batch_size: int = 16
     retry_rejected: int = 0
+    attempted_only: bool = False  # only requests tried before (a fall-back run)
     sampling: Sampling = Sampling()
     timeout_s: float = 60.0
     retries: int = 3
     backoff_s: float = 0.5
     chat_format: str = "auto"
+    prompt_mode: str = "auto"
+    constrain: str = "auto"
     commit_rows: int = 256
     commit_every_s: float = 2.0
     lock_wait_s: float = 300.0
@@ -62,6 +65,8 @@ class CaptionOptions:
             retries=self.retries,
             backoff_s=self.backoff_s,
             chat_format=self.chat_format,
+            prompt_mode=self.prompt_mode,
+            constrain=self.constrain,
         )
 
 
@@ -169,7 +174,11 @@ class CaptionRun:
         return _Item(request, attempt, rejected_before, prompt.prompt_name, prompt.prompt_hash, job)
 
     def _row(self, item: _Item, done: Completion, status: str, reason: str | None) -> dict:
-        sampling = {**self.backend.sampling.to_dict(), "seed": item.job.seed}
+        sampling = {
+            **self.backend.sampling.to_dict(),
+            **self.backend.decoding(),
+            "seed": item.job.seed,
+        }
         return {
             "caption_id": item.job.key,
             "request_id": item.request.request_id,
@@ -252,7 +261,9 @@ class CaptionRun:
     # -- one phase -----------------------------------------------------------------------
     def run_phase(self, tasks: tuple[int, ...], limit: int | None) -> None:
         with self.store.writer(self.options.lock_wait_s) as con:
-            pending = self.store.pending(con, tasks, self.options.retry_rejected, limit)
+            pending = self.store.pending(
+                con, tasks, self.options.retry_rejected, limit, self.options.attempted_only
+            )
         if not pending:
             return
         label = "Task " + "/".join(map(str, tasks))
@@ -330,7 +341,7 @@ class CaptionRun:
                     "retries": o.retries,
                 }
             ),
-            "sampling": json.dumps(self.backend.sampling.to_dict()),
+            "sampling": json.dumps({**self.backend.sampling.to_dict(), **self.backend.decoding()}),
         }
         self.store.bootstrap()
         self.store.begin_run(record)

@@ -146,9 +146,11 @@ class CaptionStore:
         tasks: tuple[int, ...],
         retry_rejected: int,
         limit: int | None,
+        attempted_only: bool = False,
     ) -> list[PendingRequest]:
         """Requests with no accepted caption whose last try failed, never ran, or was rejected
-        at most ``retry_rejected`` times; ordered by prompt so shared prefixes travel together."""
+        at most ``retry_rejected`` times; ordered by prompt so shared prefixes travel together.
+        ``attempted_only``: only requests tried before (what a fall-back back end takes over)."""
         sources = sorted({SOURCES[t] for t in tasks})
         known = {
             r[0]
@@ -181,10 +183,11 @@ class CaptionStore:
             FROM requests r LEFT JOIN history h USING (request_id)
             WHERE coalesce(h.accepted, 0) = 0
               AND (h.request_id IS NULL OR h.last_status = 'failed' OR h.rejected <= ?)
+              AND (NOT ? OR h.request_id IS NOT NULL)
             ORDER BY r.prompt_name, r.request_id
             {"LIMIT " + str(int(limit)) if limit is not None else ""}
         """
-        rows = con.execute(sql, [retry_rejected]).fetchall()
+        rows = con.execute(sql, [retry_rejected, attempted_only]).fetchall()
         return [PendingRequest(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
 
     # -- writes --------------------------------------------------------------------------

@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from ..caption import CaptionOptions, Sampling, backend_names, check_text, load_rules, run_captions
+from ..caption import constrain as constraints
+from ..caption.backends.base import PROMPT_MODES
+from ..caption.fallback import run_with_fallback
 from ..caption.rules import check_candidate, request_candidate
 from ..paths import PROMPTS_DIR
 from . import main
@@ -41,7 +44,10 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     help="Server base URL (repeatable; requests go to the least busy one).",
 )
 @click.option(
-    "--model", metavar="NAME", help="Model name (openai), model path (sglang.Engine, local GGUF)."
+    "--model",
+    metavar="NAME",
+    help="Model name (openai), model path (sglang.Engine), embedded model (local: "
+    "smollm2-135m, gemma3-270m) or GGUF path (local).",
 )
 @click.option(
     "--tasks",
@@ -71,6 +77,14 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     default=0,
     show_default=True,
     help="Ask again, with another seed, up to K times for captions the rules reject.",
+)
+@click.option(
+    "--fallback",
+    type=click.Choice(["none", *backend_names()]),
+    default="none",
+    show_default=True,
+    help="Back end for the requests still without an accepted caption after the retries "
+    "(phase by phase, recorded under its own name), e.g. template.",
 )
 @click.option(
     "--max-tokens",
@@ -104,7 +118,26 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     "--chat-format",
     default="auto",
     show_default=True,
-    help="Chat template for sglang /generate: auto, mistral, chatml, llama3, raw.",
+    help="Chat template for sglang /generate: auto (the model's own, from its tokenizer "
+    "config), or mistral, chatml, llama3, raw.",
+)
+@click.option(
+    "--prompt-mode",
+    type=click.Choice(PROMPT_MODES),
+    default="auto",
+    show_default=True,
+    help="chat: the prompt as one user message in the model's chat template; completion: raw "
+    "few-shot text the model continues to the end of the line (base models); auto: the "
+    "model's default (completion for gemma3-270m, else chat).",
+)
+@click.option(
+    "--constrain",
+    type=click.Choice(constraints.MODES),
+    default="auto",
+    show_default=True,
+    help="Constrained decoding to one paragraph of allowed characters in the task's word "
+    "range: grammar (llama.cpp GBNF; sglang ebnf), regex, json_schema, none; auto: the back "
+    "end's native form (local grammar, sglang regex, openai none).",
 )
 @click.option(
     "--prompts",
@@ -124,12 +157,15 @@ def caption(
     concurrency: int,
     batch_size: int,
     retry_rejected: int,
+    fallback: str,
     max_tokens: int,
     temperature: float,
     top_p: float,
     timeout_s: float,
     retries: int,
     chat_format: str,
+    prompt_mode: str,
+    constrain: str,
     prompts_dir: Path | None,
     fmt: str,
 ) -> None:
@@ -140,11 +176,13 @@ def caption(
 
     \b
     Example:
-      rsteller-db caption                                  # embedded SmolLM2, no server
+      rsteller-db caption                                  # embedded model, no server
+      rsteller-db caption --model gemma3-270m --prompt-mode completion
       rsteller-db caption --backend template               # instant, deterministic
       rsteller-db caption --backend openai --url http://127.0.0.1:8000 --concurrency 4
       rsteller-db caption --backend sglang --url http://gpu1:30000 --url http://gpu2:30000 \\
           --batch-size 64 --retry-rejected 2
+      rsteller-db caption --retry-rejected 2 --fallback template  # what just build runs
       rsteller-db caption rules
     """
     if ctx.invoked_subcommand is not None:
@@ -162,10 +200,17 @@ def caption(
         timeout_s=timeout_s,
         retries=retries,
         chat_format=chat_format,
+        prompt_mode=prompt_mode,
+        constrain=constrain,
         sampling=Sampling(temperature, top_p, max_tokens),
         prompts_dir=prompts_dir or PROMPTS_DIR,
     )
-    summary = run_captions(app.path, options, settings=app.settings, reporter=app.reporter)
+    if fallback == "none":
+        summary = run_captions(app.path, options, settings=app.settings, reporter=app.reporter)
+    else:
+        summary = run_with_fallback(
+            app.path, options, fallback, settings=app.settings, reporter=app.reporter
+        )
     emit(["item", "value"], summary.rows(), fmt)
     if summary.failed:
         click.echo(
@@ -244,7 +289,10 @@ def rules(
         emit(["status", "rule"], [("rejected" if verdict else "accepted", verdict)], fmt)
         return
     emit(
-        ["order", "rule", "tasks", "why", "file"],
-        [(r.order, r.name, ",".join(map(str, r.tasks)), r.why, r.path.name) for r in load_rules()],
+        ["order", "rule", "tasks", "kind", "why", "file"],
+        [
+            (r.order, r.name, ",".join(map(str, r.tasks)), r.kind, r.why, r.path.name)
+            for r in load_rules()
+        ],
         fmt,
     )

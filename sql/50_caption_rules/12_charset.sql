@@ -1,5 +1,6 @@
 -- rule: charset
 -- tasks: 1,2
+-- kind: format
 -- why: RSTeller cleaning: only letters, digits, whitespace and common punctuation.
 select caption_id
 from caption_candidates

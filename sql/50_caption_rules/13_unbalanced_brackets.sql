@@ -1,5 +1,6 @@
 -- rule: unbalanced_brackets
 -- tasks: 1,2
+-- kind: format
 -- why: RSTeller cleaning: round and square brackets must pair up (nesting up to four levels).
 with stripped as (
     select caption_id, task,

@@ -1,5 +1,6 @@
 -- rule: word_count_task3
 -- tasks: 3
+-- kind: format
 -- why: RSTeller cleaning: a Task 3 revision has 2 to 100 words.
 select caption_id
 from caption_candidates

@@ -1,5 +1,6 @@
 -- rule: copied_example
 -- tasks: 1,2,3
+-- kind: verifier
 -- why: six or more words in a row shared with a worked example of the prompt (a "Caption:",
 --      "Caption to rewrite:" or "New caption:" line), at least two of them neither plain words
 --      nor words of the request's own facts: a worked example reworded ("A golf course spreads

@@ -1,5 +1,6 @@
 -- rule: unknown_name
 -- tasks: 1,2,3
+-- kind: verifier
 -- why: a proper name that the facts never showed ("Silver Pond", "Oxford County" in a
 --      Pennsylvania town): every capitalised word must be a word of the element's name, a
 --      containing place or its kind, a named feature in view or a tag value (a Task 3 revision

@@ -1,5 +1,6 @@
 -- rule: unknown_number
 -- tasks: 1,2,3
+-- kind: verifier
 -- why: a number written in digits that the facts do not hold: not in the FACTS block the
 --      prompt showed, not in a name or tag value ("2" lanes, "35 mph"), not in the caption a
 --      revision rewrites, and not within 5 % of a measured value (rounding 269 metres to "270"

@@ -1,5 +1,6 @@
 -- rule: wrong_position
 -- tasks: 1,2,3
+-- kind: verifier
 -- why: a corner or side of the view (position_phrases.csv: "top-left", "lower half", "the
 --      right edge", "in the center of the image", and for areas "the northern part") that the
 --      element does not reach.

@@ -1,5 +1,6 @@
 -- rule: wrong_course
 -- tasks: 2,3
+-- kind: verifier
 -- why: a course that contradicts a line's facts (course_phrases.csv): "north to south" for an
 --      east-west road, "diagonally" for a north-south one, "winding" or "curving" for a
 --      straight one, "straight" for one that winds and twists. A line without one clear

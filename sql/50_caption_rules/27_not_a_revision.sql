@@ -1,5 +1,6 @@
 -- rule: not_a_revision
 -- tasks: 3
+-- kind: verifier
 -- why: a Task 3 answer that is not a rewording of its source caption: it drops one of the
 --      source's names, adds a name the source does not have, or fewer than 30 % of its content
 --      words (5-letter stems) come from the source (a worked example reworded, another scene).

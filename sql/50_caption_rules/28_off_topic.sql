@@ -1,5 +1,6 @@
 -- rule: off_topic
 -- tasks: 1,2
+-- kind: verifier
 -- why: the caption does not speak of its element: a named element's name is missing (its
 --      words in order), or an unnamed one is never called by a word of its kind or meaning:
 --      a word of a tag value, of a tag's meaning (the glossary's sentence in the payload), or

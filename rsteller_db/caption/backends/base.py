@@ -54,9 +54,21 @@ class Completion:
     error: str | None = None  # set when the request failed after its retries
 
 
+PROMPT_MODES = ("auto", "chat", "completion")
+# A raw completion stops at the end of its paragraph: the prompt ends with "Caption:" or
+# "New caption:", and the next line would be the model inventing another example.
+COMPLETION_STOP = ("\n",)
+
+
 @dataclass(frozen=True)
 class BackendOptions:
-    """What a user can pass to any back end; each one reads the fields it understands."""
+    """What a user can pass to any back end; each one reads the fields it understands.
+
+    ``prompt_mode``: ``chat`` (the prompt is one user message, wrapped in the model's own chat
+    template), ``completion`` (the prompt is raw text the model continues, stopping at the end
+    of the line; for base models), ``auto`` (the back end's or model's default).
+    ``constrain``: ``auto`` (the back end's native form), ``none``, or one of ``grammar``,
+    ``regex``, ``json_schema`` (see ``caption.constrain``)."""
 
     urls: tuple[str, ...] = ()
     model: str | None = None
@@ -65,6 +77,8 @@ class BackendOptions:
     retries: int = 3
     backoff_s: float = 0.5
     chat_format: str = "auto"
+    prompt_mode: str = "auto"
+    constrain: str = "auto"
 
 
 class Backend(ABC):
@@ -74,14 +88,44 @@ class Backend(ABC):
     max_batch: ClassVar[int] = 1
     max_concurrency: ClassVar[int | None] = None
     needs_url: ClassVar[bool] = False
+    # the constrained-decoding forms this back end can send; the first is what "auto" means
+    constraints: ClassVar[tuple[str, ...]] = ("none",)
+    default_prompt_mode: ClassVar[str] = "chat"
 
     def __init__(self, options: BackendOptions):
         self.options = options
         self.annotator = "unknown"
+        if options.prompt_mode not in PROMPT_MODES:
+            raise BackendError(
+                f"unknown --prompt-mode {options.prompt_mode!r}: choose among "
+                + ", ".join(PROMPT_MODES)
+            )
+        if options.constrain not in ("auto", "none", *self.constraints):
+            raise BackendError(
+                f"the {self.name} back end cannot constrain decoding with "
+                f"{options.constrain!r}: choose --constrain among auto, none"
+                + "".join(f", {c}" for c in self.constraints if c != "none")
+            )
 
     @property
     def sampling(self) -> Sampling:
         return self.options.sampling
+
+    @property
+    def prompt_mode(self) -> str:
+        """``chat`` or ``completion``."""
+        mode = self.options.prompt_mode
+        return self.default_prompt_mode if mode == "auto" else mode
+
+    @property
+    def constraint(self) -> str:
+        """``none``, ``grammar``, ``regex`` or ``json_schema``."""
+        wanted = self.options.constrain
+        return self.constraints[0] if wanted == "auto" else wanted
+
+    def decoding(self) -> dict[str, Any]:
+        """How prompts are sent, stored beside every caption with the sampling settings."""
+        return {"prompt_mode": self.prompt_mode, "constrain": self.constraint}
 
     def start(self) -> str:
         """Check the back end can work (reach the server, load the model); return the annotator."""

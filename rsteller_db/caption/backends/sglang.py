@@ -2,10 +2,17 @@
 
 The production path (see docs/captioning.md): ``python -m sglang.launch_server --model-path
 mistralai/Mistral-Nemo-Instruct-2407 --port 30000`` on a GPU box, then ``--url`` once per
-server, or once for an SGLang router in front of many. ``/generate`` takes raw text, so the
-chat template is applied here (``--chat-format``; ``auto`` picks it from the model name).
-With ``--model`` and no ``--url`` the model runs in-process through ``sglang.Engine`` (extra
-``sglang``, GPU machine only).
+server, or once for an SGLang router in front of many. With ``--model`` and no ``--url`` the
+model runs in-process through ``sglang.Engine`` (extra ``sglang``, GPU machine only).
+
+``/generate`` takes raw text. In ``chat`` prompt mode each prompt is wrapped in the model's own
+chat template (``caption.chat_template``: the tokenizer config of the ``tokenizer_path`` the
+server reports); ``--chat-format NAME`` wraps it in a named format instead, for a model whose
+config has none. In ``completion`` mode (base models) the prompt goes as it is and generation
+stops at the end of the line. Each prompt carries its own ``sampling_params`` (a list, as
+SGLang's ``GenerateReqInput`` takes): the job's seed as ``sampling_seed`` (honoured by servers
+started with ``--enable-deterministic-inference``) and, by default, the caption's shape as a
+``regex`` (``--constrain grammar`` sends it as ``ebnf``, ``json_schema`` as ``json_schema``).
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .base import Backend, BackendError, Completion, Job
+from .. import constrain
+from .base import COMPLETION_STOP, Backend, BackendError, Completion, Job
 from .http import HttpClient, RequestFailed
 from .registry import register
 
@@ -28,30 +36,42 @@ CHAT_FORMATS: dict[str, Callable[[str], str]] = {
 }
 
 
-def chat_format_for(model: str, wanted: str = "auto") -> str:
-    """The chat format to wrap prompts in: ``wanted``, or guessed from the model's name."""
-    if wanted != "auto":
-        if wanted not in CHAT_FORMATS:
-            raise BackendError(
-                f"unknown --chat-format {wanted!r}: choose among auto, " + ", ".join(CHAT_FORMATS)
-            )
-        return wanted
-    lowered = model.lower()
-    if "mistral" in lowered or "mixtral" in lowered:
-        return "mistral"
-    if "llama-3" in lowered or "llama3" in lowered:
-        return "llama3"
-    return "chatml"
+def chat_wrapper(model: str, wanted: str = "auto") -> Callable[[str], str]:
+    """How prompts are wrapped: the model's own chat template (``auto``), or a named format."""
+    if wanted == "auto":
+        from ..chat_template import load
+
+        return load(model)
+    if wanted not in CHAT_FORMATS:
+        raise BackendError(
+            f"unknown --chat-format {wanted!r}: choose among auto (the model's own template), "
+            + ", ".join(CHAT_FORMATS)
+        )
+    return CHAT_FORMATS[wanted]
 
 
-def sampling_params(backend: Backend) -> dict:
-    """SGLang's ``sampling_params`` object (names as in its ``SamplingParams``)."""
+def sampling_params(backend: Backend, job: Job) -> dict:
+    """SGLang's ``sampling_params`` for one job (names as in its ``SamplingParams``)."""
     s = backend.sampling
-    return {"temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_tokens}
+    params = {
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+        "max_new_tokens": s.max_tokens,
+        "sampling_seed": job.seed,
+    }
+    if backend.prompt_mode == "completion":
+        params["stop"] = list(COMPLETION_STOP)
+    if backend.constraint == "regex":
+        params["regex"] = constrain.regex(job.task)
+    elif backend.constraint == "grammar":
+        params["ebnf"] = constrain.gbnf(job.task)
+    elif backend.constraint == "json_schema":
+        params["json_schema"] = constrain.json_schema(job.task)
+    return params
 
 
 def completions_from(
-    items: list, jobs: list[Job], annotator: str, latency_s: float
+    items: list, jobs: list[Job], annotator: str, latency_s: float, json_answers: bool = False
 ) -> list[Completion]:
     """Turn ``/generate``'s list of ``{"text", "meta_info"}`` into completions, one per job."""
     if not isinstance(items, list) or len(items) != len(jobs):
@@ -64,6 +84,8 @@ def completions_from(
     for item in items:
         meta = item.get("meta_info") or {} if isinstance(item, dict) else {}
         text = item.get("text") if isinstance(item, dict) else None
+        if json_answers:
+            text = constrain.caption_from_json(text)
         out.append(
             Completion(
                 text,
@@ -80,6 +102,12 @@ def completions_from(
 class SGLangBackend(Backend):
     name = "sglang"
     max_batch = 256
+    constraints = ("regex", "grammar", "json_schema", "none")
+
+    def _wrapper(self, tokenizer: str) -> Callable[[str], str]:
+        if self.prompt_mode == "completion":
+            return CHAT_FORMATS["raw"]
+        return chat_wrapper(tokenizer, self.options.chat_format)
 
     def start(self) -> str:
         if not self.options.urls:
@@ -88,7 +116,7 @@ class SGLangBackend(Backend):
         self.engine = None
         infos = [self.http.get(url, "/get_model_info") for url in self.http.pool.urls]
         self.annotator = self.options.model or str(infos[0].get("model_path") or "sglang")
-        self.wrap = CHAT_FORMATS[chat_format_for(self.annotator, self.options.chat_format)]
+        self.wrap = self._wrapper(str(infos[0].get("tokenizer_path") or self.annotator))
         return self.annotator
 
     def _start_engine(self) -> str:
@@ -107,13 +135,13 @@ class SGLangBackend(Backend):
         self.http = None
         self.engine = sglang.Engine(model_path=self.options.model)
         self.annotator = self.options.model
-        self.wrap = CHAT_FORMATS[chat_format_for(self.annotator, self.options.chat_format)]
+        self.wrap = self._wrapper(self.options.model)
         return self.annotator
 
     def request_body(self, jobs: list[Job]) -> dict:
         return {
             "text": [self.wrap(job.prompt) for job in jobs],
-            "sampling_params": sampling_params(self),
+            "sampling_params": [sampling_params(self, job) for job in jobs],
         }
 
     def generate(self, jobs: list[Job]) -> list[Completion]:
@@ -123,12 +151,18 @@ class SGLangBackend(Backend):
             items = self.engine.generate(
                 prompt=body["text"], sampling_params=body["sampling_params"]
             )
-            return completions_from(items, jobs, self.annotator, time.perf_counter() - t0)
+            return completions_from(
+                items, jobs, self.annotator, time.perf_counter() - t0, self._json
+            )
         try:
             reply = self.http.post("/generate", body)
         except RequestFailed as exc:
             return [Completion(None, self.annotator, error=str(exc)) for _ in jobs]
-        return completions_from(reply.data, jobs, self.annotator, reply.latency_s)
+        return completions_from(reply.data, jobs, self.annotator, reply.latency_s, self._json)
+
+    @property
+    def _json(self) -> bool:
+        return self.constraint == "json_schema"
 
     def describe(self) -> str:
         return ", ".join(self.options.urls) or f"sglang.Engine({self.options.model})"

@@ -191,5 +191,8 @@ class TemplateBackend(Backend):
     def generate(self, jobs: list[Job]) -> list[Completion]:
         return [Completion(COMPOSERS[job.task](job.payload), ANNOTATOR, 0, 0, 0.0) for job in jobs]
 
+    def decoding(self) -> dict:
+        return {}  # no model: no prompt mode, nothing to constrain
+
     def describe(self) -> str:
         return "template"
