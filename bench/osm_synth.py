@@ -4,7 +4,8 @@ The region is a square grid of 200 m cells near 41 N, 75 W. Each cell holds a st
 (TIGER-style tags), six buildings, a landuse blob, points of interest and, now and then, a
 tree row, hedges and fences, a lake multipolygon with an island and an outer ring split over
 two ways, a forest with two outers, a relation with an unclosable ring and a way with a
-missing node. A county boundary relation surrounds the grid. About 70 nodes per cell.
+missing node. Every tenth row of cells has a primary road across the whole grid (long lines
+cross partition edges). A county boundary relation surrounds the grid. About 70 nodes per cell.
 
 Cells are drawn from ``random.Random(seed, cell)``, so the three passes (nodes, ways,
 relations, as the PBF order wants) recompute the same cell without holding it in memory.
@@ -28,6 +29,7 @@ LAT0, LON0 = 41.0, -75.0
 M_PER_DEG_LAT = 110_574.0
 M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(LAT0))
 STAMP = datetime(2024, 6, 1, 12, 0, 0)
+ROAD_NODE, ROAD_WAY = 198, 19  # ids kept free in each cell: after its own nodes and ways
 
 
 @dataclass
@@ -48,12 +50,14 @@ class _CellBuilder:
         self._way = index * 20 + 1
         self._rel = index * 4 + 1
 
+    def lonlat(self, x: float, y: float) -> tuple[float, float]:
+        return (round(LON0 + (self.x0 + x) / M_PER_DEG_LON, 7),
+                round(LAT0 + (self.y0 + y) / M_PER_DEG_LAT, 7))
+
     def node(self, x: float, y: float, tags: dict | None = None) -> int:
         nid = self._node
         self._node += 1
-        lon = LON0 + (self.x0 + x) / M_PER_DEG_LON
-        lat = LAT0 + (self.y0 + y) / M_PER_DEG_LAT
-        self.cell.nodes.append((nid, round(lon, 7), round(lat, 7), tags or {}))
+        self.cell.nodes.append((nid, *self.lonlat(x, y), tags or {}))
         return nid
 
     def way(self, refs: list[int], tags: dict) -> int:
@@ -126,6 +130,13 @@ def build_cell(index: int, side: int, seed: int) -> Cell:
     if i % 300 == 0:  # a footway with a node the extract lacks
         a, c = b.node(5, 120), b.node(45, 125)
         b.way([a, index * 200 + 199, c], {"highway": "footway"})
+    row, col = divmod(i, side)
+    if row % 10 == 5:  # a primary road across the grid: one node per cell, the way in column 0
+        b.cell.nodes.append((index * 200 + ROAD_NODE, *b.lonlat(100, 140), {}))
+        if col == 0:
+            refs = [(row * side + c) * 200 + ROAD_NODE for c in range(side)]
+            b.cell.ways.append((index * 20 + ROAD_WAY, refs,
+                                {"highway": "primary", "name": f"Route {row}", "ref": "PA 6"}))
     return b.cell
 
 

@@ -54,6 +54,13 @@ SETTINGS: tuple[Setting, ...] = (
         "revisions_per_patch", 1, "Task 3 revisions requested per accepted Task 1/2 caption (1-4)"
     ),
     Setting("tag_value_max_chars", 120, "OSM tag values longer than this are cut before prompting"),
+    # partitions
+    Setting(
+        "partition_deg",
+        1.0,
+        "side of the partition grid in degrees (1: NAIP's 1-degree blocks); the build, "
+        "images fetch, caption and export work partition by partition (docs/scale.md)",
+    ),
     # engine
     Setting("threads", 0, "DuckDB threads (0: all cores)"),
     Setting("memory_limit", "75%", "DuckDB memory limit, e.g. '8GB' or '75%'"),
@@ -84,6 +91,7 @@ def _validate(values: dict[str, Any]) -> None:
         ("top_k", values["top_k"] >= 1, "must be 1 or more"),
         ("revisions_per_patch", 0 <= values["revisions_per_patch"] <= 4, "must be 0-4"),
         ("threads", values["threads"] >= 0, "must be 0 or more"),
+        ("partition_deg", 0 < values["partition_deg"] <= 90, "must be in (0, 90]"),
     ]
     for key, ok, why in checks:
         if not ok:

@@ -6,6 +6,7 @@ import importlib.metadata
 import os
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
@@ -183,6 +184,7 @@ class Warehouse:
     ):
         self.path = Path(path)
         self.read_only = read_only
+        self.progress_bar = progress_bar
         self.settings = settings or load_settings()
         folder = self.path.resolve().parent
         if make_folder and not read_only and not folder.exists():
@@ -234,6 +236,27 @@ class Warehouse:
     @property
     def data_dir(self) -> Path:
         return data_dir(self.path)
+
+    def engine_config(self) -> dict[str, str]:
+        """The DuckDB config of this warehouse (memory limit, threads, spill folder)."""
+        return self._engine_config()
+
+    @contextmanager
+    def released(self):
+        """Close the connection (and its write lock) for the block, so that other processes
+        (Ray workers) can open the warehouse read-only; reopen it afterwards."""
+        if not self.read_only:
+            self.con.execute("CHECKPOINT")
+        self.con.close()
+        try:
+            yield
+        finally:
+            self.con = duckdb.connect(str(self.path), read_only=self.read_only,
+                                      config=self._engine_config())
+            if not self.progress_bar:
+                self.con.execute("SET enable_progress_bar = false")
+                self.con.execute("SET enable_progress_bar_print = false")
+            load_spatial(self.con)
 
     def _engine_config(self) -> dict[str, str]:
         s = self.settings

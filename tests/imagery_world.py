@@ -12,7 +12,7 @@ from rsteller_db import stages
 from rsteller_db.settings import load_settings
 from rsteller_db.warehouse import Warehouse
 
-GRID_STAGES = ("stg_naip__images", "int_patches_gridded")
+GRID_STAGES = ("stg_naip__images", "int_image_partitions_assigned", "int_patches_gridded")
 
 
 def write_tif(

@@ -95,13 +95,63 @@ def test_editing_a_stage_rebuilds_it_and_what_follows(warehouse, sql_dir: Path):
     )
 
 
-def test_new_source_rebuilds_everything(warehouse, sql_dir: Path):
-    stages.build(warehouse, sql_dir=sql_dir)
+def test_a_new_source_rebuilds_only_what_reads_it(warehouse, tmp_path: Path):
+    root = tmp_path / "sql"
+    write(sql_folder("staging", root) / "10_stg_osm_count.sql",
+          "-- kind: table\n-- grain: n\nselect count(*) as n from raw.osm_elements\n")
+    write(sql_folder("staging", root) / "20_stg_image_count.sql",
+          "-- kind: table\n-- grain: n\nselect count(*) as n from raw.naip_images\n")
+    write(sql_folder("marts", root) / "10_counts.sql",
+          "-- kind: table\n-- grain: n\nselect o.n + i.n as n from stg_osm_count o, "
+          "stg_image_count i\n")
+    assert stages.build(warehouse, sql_dir=root).built == [
+        "stg_osm_count", "stg_image_count", "counts"]
     warehouse.con.execute(
-        "insert into _meta.sources (kind, name, uri, sha256) "
-        "values ('osm', 'x.pbf', '/x.pbf', 'abc')"
-    )
-    assert len(stages.build(warehouse, sql_dir=sql_dir).built) == 4
+        "insert into _meta.sources (kind, name, uri, sha256) values ('naip', 'x', '/x', 'abc')")
+    assert stages.build(warehouse, sql_dir=root).built == ["stg_image_count", "counts"]
+    warehouse.con.execute(
+        "insert into _meta.sources (kind, name, uri, sha256) values ('osm', 'x.pbf', '/x', 'a')")
+    assert stages.build(warehouse, sql_dir=root).built == ["stg_osm_count", "counts"]
+    assert stages.build(warehouse, sql_dir=root).built == []
+
+
+def test_settings_rebuild_only_the_stages_that_read_them(warehouse, sql_dir: Path):
+    from rsteller_db.settings import load_settings
+
+    stages.build(warehouse, sql_dir=sql_dir)
+    found = {s.name: s for s in stages.discover(sql_dir)}
+    assert found["things"].settings == ("patch_size_px",)
+    assert found["int_things_coloured"].reads == ("colours", "stg_things")
+    # no stage reads the engine settings: changing them rebuilds nothing
+    warehouse.settings = load_settings(overrides={"threads": 1, "memory_limit": "1GB"})
+    warehouse.store_settings()
+    assert stages.build(warehouse, sql_dir=sql_dir).built == []
+    warehouse.settings = load_settings(overrides={"patch_size_px": 5})
+    warehouse.store_settings()
+    assert stages.build(warehouse, sql_dir=sql_dir).built == ["things"]
+    assert warehouse.con.execute("select count(*) from things").fetchone()[0] == 5
+
+
+def test_a_table_over_a_live_table_is_rebuilt_every_time(warehouse, tmp_path: Path):
+    root = tmp_path / "sql"
+    write(sql_folder("marts", root) / "10_caption_count.sql",
+          "-- kind: table\n-- grain: n\nselect count(*) as n from captions\n")
+    write(sql_folder("marts", root) / "20_caption_view.sql",
+          "-- kind: view\n-- grain: n\nselect count(*) as n from captions\n")
+    assert stages.build(warehouse, sql_dir=root).built == ["caption_count", "caption_view"]
+    assert stages.build(warehouse, sql_dir=root).built == ["caption_count"]
+
+
+def test_a_stage_reading_a_later_one_is_refused(tmp_path: Path):
+    root = tmp_path / "sql"
+    write(sql_folder("staging", root) / "10_stg_a.sql", "-- kind: view\nselect * from stg_b")
+    write(sql_folder("staging", root) / "20_stg_b.sql", "-- kind: view\nselect 1 as x")
+    with pytest.raises(StageError, match="reads stg_b, which is built after it"):
+        stages.discover(root)
+    write(sql_folder("staging", root) / "10_stg_a.sql",
+          "-- kind: view\nselect setting(key) from stg_b")
+    with pytest.raises(StageError, match=r"setting\(\) takes a literal key"):
+        stages.discover(root)
 
 
 def test_only_from_to(warehouse, sql_dir: Path):

@@ -6,6 +6,7 @@ import click
 
 from .. import stages as stage_lib
 from ..query import run_query
+from ..stages.executors import EXECUTORS
 from . import main
 from .common import App, emit, format_option, pass_app, read_sql_argument
 
@@ -46,19 +47,31 @@ def settings(app: App, fmt: str) -> None:
 @click.option("--from", "start", metavar="STAGE", help="Start the build at this stage.")
 @click.option("--to", "stop", metavar="STAGE", help="Stop the build after this stage.")
 @click.option("--force", is_flag=True, help="Rebuild even the stages whose inputs did not change.")
+@click.option("--single", is_flag=True,
+              help="Build the partitioned stages whole, in one query each (same tables; memory "
+                   "grows with the input).")
+@click.option("--executor", type=click.Choice(sorted(EXECUTORS)), default="local",
+              show_default=True,
+              help="Where partitions are built: local (one after another in this process) or "
+                   "ray (one Ray task each; RAY_ADDRESS names the cluster).")
 @pass_app
 def build(
-    app: App, only: tuple[str, ...], start: str | None, stop: str | None, force: bool
+    app: App, only: tuple[str, ...], start: str | None, stop: str | None, force: bool,
+    single: bool, executor: str,
 ) -> None:
     """Run the SQL stages in sql/ (seeds, staging, intermediate, marts) and their audits.
 
-    Stages whose SQL, settings and inputs are unchanged since their last build are skipped.
+    Stages whose SQL, inputs and the settings they read are unchanged since their last build
+    are skipped. The patch-grained stages are built partition by partition (a partition_deg
+    cell of the map, 1-degree NAIP blocks by default), and only the partitions whose inputs
+    changed (docs/scale.md).
 
     \b
     Example:
       rsteller-db build
       rsteller-db build --from int_patches_gridded --to caption_requests
       rsteller-db build --only caption_requests --force
+      RAY_ADDRESS=auto rsteller-db build --executor ray
     """
     rep = app.reporter
     with app.open() as wh:
@@ -70,11 +83,18 @@ def build(
                 bar.advance()
                 bar.note(stage.name)
 
+            def partition(key):
+                bar.note(f"partition {key}")
+
             result = stage_lib.build(
-                wh, only=only, start=start, stop=stop, force=force, on_stage=done
+                wh, only=only, start=start, stop=stop, force=force, on_stage=done,
+                single=single, executor=executor, on_partition=partition,
             )
     built = [r for r in result.results if r.status == "built"]
-    click.echo(f"built {len(built)} stage(s), {len(result.results) - len(built)} unchanged")
+    parts = max((r.partitions for r in result.results), default=0)
+    rebuilt = max((r.partitions_built for r in result.results), default=0)
+    tail = f"; {rebuilt} of {parts} partition(s) rebuilt" if parts else ""
+    click.echo(f"built {len(built)} stage(s), {len(result.results) - len(built)} unchanged{tail}")
 
 
 @main.command()

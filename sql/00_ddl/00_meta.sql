@@ -23,7 +23,21 @@ CREATE TABLE IF NOT EXISTS _meta.stage_runs (
     row_count BIGINT,
     started_at TIMESTAMP NOT NULL,
     duration_s DOUBLE NOT NULL,
-    message VARCHAR
+    message VARCHAR,
+    partition_key VARCHAR        -- a partition's build of a partitioned stage (NULL: whole)
+);
+-- warehouses created before partitions
+ALTER TABLE _meta.stage_runs ADD COLUMN IF NOT EXISTS partition_key VARCHAR;
+
+-- what each partition of a partitioned stage was last built from (rsteller_db/stages/)
+CREATE TABLE IF NOT EXISTS _meta.partition_state (
+    stage VARCHAR NOT NULL,
+    partition_key VARCHAR NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    row_count BIGINT,
+    built_at TIMESTAMP NOT NULL,
+    build_id VARCHAR NOT NULL,
+    PRIMARY KEY (stage, partition_key)
 );
 
 CREATE SEQUENCE IF NOT EXISTS _meta.source_ids;

@@ -5,7 +5,8 @@
 -- missing_node_count; a way with fewer than two located nodes gets no geometry.
 -- When several PBFs hold the same object, the copy from the latest source wins.
 with osm_files as (
-    select count(*) as n from _meta.sources where kind = 'osm'
+    -- 1 when the objects come from one extract (no copies to choose between), else 2
+    select if(min(source_id) = max(source_id), 1, 2) as n from raw.osm_elements
 ),
 nodes as (
     -- one extract: no duplicates to remove, skip the grouping

@@ -7,7 +7,8 @@
 -- from the extract, when a member way misses nodes, or when its rings cannot be closed:
 -- every node where member ways end must be shared by an even number of way ends.
 with osm_files as (
-    select count(*) as n from _meta.sources where kind = 'osm'
+    -- 1 when the objects come from one extract (no copies to choose between), else 2
+    select if(min(source_id) = max(source_id), 1, 2) as n from raw.osm_elements
 ),
 relations as (
     select id, tags, refs, ref_types, ref_roles

@@ -10,7 +10,8 @@
 -- in stg_osm__boundaries. Areas whose ways miss nodes are left out (stg_osm__problems);
 -- lines missing nodes keep the nodes the extract holds.
 with osm_files as (
-    select count(*) as n from _meta.sources where kind = 'osm'
+    -- 1 when the objects come from one extract (no copies to choose between), else 2
+    select if(min(source_id) = max(source_id), 1, 2) as n from raw.osm_elements
 ),
 tagged_nodes as (
     select id, tags, lon, lat

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: element_id
+-- scope: geom
 -- Administrative boundaries and other `boundary`/`admin_level` areas: background context
 -- for a patch ("in Pike County"), never captioned themselves. Closed ways and assembled
 -- boundary or multipolygon relations; open boundary ways (border segments) are left out.

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: image_name
+-- scope: image_name
 -- One row per ingested NAIP image. geom is the valid-data footprint in EPSG:4326;
 -- native_bounds the raster's extent [xmin, ymin, xmax, ymax] in its own CRS (EPSG:epsg);
 -- its top-left corner (xmin, ymax) is the origin of the pixel grid. url_signing names the

@@ -1,10 +1,13 @@
 -- kind: table
 -- grain: patch_id
+-- partition: partition_key
 -- The patch grid (docs/imagery.md). Per image: windows of px_size source pixels (the output
 -- patch of patch_size_px pixels at gsd_m, in source pixels) starting at pixel (0, 0) with a
 -- stride of px_size * sample_interval; kept when inside the valid-data footprint and not
 -- dropped by the seeded draw. Where windows of two images overlap on the ground, the one
 -- whose centre lies nearer its own image's footprint centre is kept (ties: smaller image_name).
+-- partition_key: the partition of the patch's image (int_image_partitions_assigned); built one
+-- partition at a time, with the windows of the partition's halo images in the overlap rule.
 -- patch_id: first 13 hex digits (52 bits, exact in JSON doubles) of md5('{image_name}:{px_x}:{px_y}:{px_size}'), as in
 -- rsteller_db.imagery.naming.patch_id.
 with params as (
@@ -33,8 +36,13 @@ images as (
                             i.native_bounds[3], i.native_bounds[4])
         ) as footprint_native,
         p.drop_fraction,
-        p.seed
-    from stg_naip__images as i, params as p
+        p.seed,
+        a.partition_key
+    from stg_naip__images as i
+    -- a halo image (whose own row is another partition's) gets no key: its windows only
+    -- take part in the overlap rule, and the runner keeps the rows of this partition's key
+    left join int_image_partitions_assigned as a on a.image_name = i.image_name and a.is_own
+    cross join params as p
 ),
 
 -- 1 cm of slack absorbs the round trip of the footprint through EPSG:4326
@@ -61,6 +69,7 @@ placed as (
         (col * stride)::int as px_x,
         ("row" * stride)::int as px_y,
         px_size::int as px_size, drop_fraction, seed, footprint_slack, centre_native,
+        partition_key,
         ST_MakeEnvelope(
             x0 + col * stride * gsd_m, y0 - ("row" * stride + px_size) * gsd_m,
             x0 + (col * stride + px_size) * gsd_m, y0 - "row" * stride * gsd_m
@@ -78,7 +87,7 @@ keyed as (
 
 candidates as materialized (
     select
-        patch_id, image_name, col, "row", px_x, px_y, px_size, epsg, geom_native,
+        patch_id, image_name, col, "row", px_x, px_y, px_size, epsg, geom_native, partition_key,
         ST_Transform(geom_native, 'EPSG:' || epsg, 'EPSG:4326', always_xy := true) as geom,
         round(ST_Distance(ST_Centroid(geom_native), centre_native), 3) as centre_dist_m
     from keyed
@@ -109,7 +118,8 @@ losers as (
       and ST_Area(ST_Intersection(geom, other_geom)) > 1e-6 * ST_Area(geom)
 )
 
-select patch_id, image_name, col, "row", px_x, px_y, px_size, epsg, geom_native, geom
+select patch_id, image_name, col, "row", px_x, px_y, px_size, epsg, geom_native, geom,
+    partition_key
 from candidates
 where patch_id not in (select patch_id from losers)
 order by image_name, px_y, px_x

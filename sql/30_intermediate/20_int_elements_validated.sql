@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: element_id
+-- scope: geom
 -- Every OSM element with a geometry the later stages can trust. Invalid polygons
 -- (self-intersections, bow ties) are repaired with ST_MakeValid; an element whose repair
 -- leaves nothing of its own dimension is kept with status 'skipped' and an empty geom, so

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id, element_id
+-- partition: patch_id
 -- Every patch with every OSM element that intersects it, clipped to the patch square in the
 -- image's own UTM CRS. The pairing is DuckDB spatial's R-tree join on the EPSG:4326 bounding
 -- boxes alone (`&&`, five times cheaper than an exact ST_Intersects there): the exact test is

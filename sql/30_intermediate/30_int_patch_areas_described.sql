@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id, element_id
+-- partition: patch_id
 -- Descriptors of each area element as seen in a patch (rsteller-workflow "Geometry, per
 -- patch"), measured in the image's UTM:
 --   positions   3 x 3 cell of each part's centroid, largest part first (grid_cells seed)

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id, element_id
+-- partition: patch_id
 -- Descriptors of each line element as seen in a patch, measured in the image's UTM. A line
 -- the patch edge cuts into several pieces is described by its longest piece (ends,
 -- sinuosity, orientation); length_m counts every piece.

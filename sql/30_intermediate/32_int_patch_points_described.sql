@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id, element_id
+-- partition: patch_id
 -- Point elements (tagged nodes) in a patch: their 3 x 3 cell and name.
 with points as (
     select

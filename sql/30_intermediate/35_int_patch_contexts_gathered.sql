@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id
+-- partition: patch_id
 -- Background of each patch: the administrative areas and named places whose outline holds
 -- the patch centre (smallest first), and the names of notable features in the view (named
 -- areas by size, then named lines by length, then named points).

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id, element_id
+-- partition: patch_id
 -- The elements a patch's caption may be about: areas with area_norm above min_area_norm
 -- (task 1) and lines with length_norm above min_length_norm that still carry tags
 -- (task 2), each ranked within its patch and task by size; only the top_k are kept.

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: patch_id
+-- partition: patch_id
 -- One row per grid patch: its element counts, whether it is a candidate, and for a
 -- candidate the task and element drawn; otherwise skip_reason says why it gets no request:
 --   select skip_reason, count(*) from int_patches_selected group by all

@@ -1,5 +1,6 @@
 -- kind: table
 -- grain: request_id
+-- partition: patch_id
 -- One Task 1 (area) or Task 2 (line) prompt payload per selected patch: every fact the
 -- template shows, numbers already turned into words, tags with their meanings. Tag values
 -- come from OSM and are untrusted: they are cut to tag_value_max_chars here and fenced as
