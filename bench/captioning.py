@@ -96,7 +96,8 @@ def compare(args) -> None:
     sampling = Sampling(temperature=0.7, top_p=0.95, max_tokens=args.max_tokens)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         base = sample_warehouse(folder)
         for model in args.models:
             for mode in args.modes:
@@ -159,6 +160,7 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true", help="compare embedded models")
     parser.add_argument("--models", nargs="+", default=list(EMBEDDED))
     parser.add_argument("--modes", nargs="+", default=["chat", "completion"])
+    parser.add_argument("--keep", metavar="DIR", help="keep the compared warehouses in DIR")
     args = parser.parse_args()
     if args.compare:
         args.max_tokens = max(args.max_tokens, 160)
