@@ -153,3 +153,28 @@ def test_stats_command_errors(tmp_path):
 def test_stats_help_has_an_example():
     res = CliRunner().invoke(main, ["stats", "--help"])
     assert res.exit_code == 0 and "Example:" in res.output
+
+
+def test_rule_sections_match_sql(wh, card):
+    judged = dict(q(wh, "select status, count(*) from captions "
+                        "where status in ('accepted', 'rejected') group by all"))
+    verifier = {r[0]: r[1] for r in card.stats.sections["verifier"].rows}
+    assert verifier["accepted by every rule"] == judged["accepted"]
+    # the demo's rejections name a rule that is not in sql/50_caption_rules/ (any more)
+    assert verifier["rejected by a retired rule"] == judged["rejected"]
+    rules = card.stats.sections["rules"].rows
+    assert {(r[0], r[1]) for r in rules} == {("retired", "too_few_words")}
+    assert sum(r[3] for r in rules) == judged["rejected"]
+    pairs = card.stats.sections["side_by_side"].rows
+    both = q(wh, "select request_id from captions where task in (1, 2) group by request_id "
+                 "having bool_or(status = 'accepted') and bool_or(status = 'rejected') "
+                 "order by 1 limit 5")
+    assert [p[0] for p in pairs] == [r[0] for r in both] and pairs
+    request, facts, rejected, accepted = pairs[0]
+    payload = json.loads(q(wh, f"select payload from caption_requests "
+                               f"where request_id = '{request}'")[0][0])
+    assert payload["geometry"].get("size_words", "") in facts
+    assert rejected.endswith("(too_few_words)") and accepted.endswith(")")
+    text = card.readme.read_text()
+    assert "### The caption rules and the verifier" in text
+    assert "| retired | too_few_words |" in text

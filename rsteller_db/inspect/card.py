@@ -170,6 +170,9 @@ def collect_stats(wh: Warehouse, *, top: int = 15, reporter: Reporter = QUIET) -
            from captions where status <> 'accepted'
            group by all order by captions desc, annotator, status, reason""",
         ("captions",))
+    from .verdicts import rule_sections  # imports Section from here
+
+    s.update(rule_sections(wh, _missing(wh, "captions")))
     s["runs"] = _runs(wh)
     s["sources"] = _sources(wh)
     words = {}
