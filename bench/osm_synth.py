@@ -7,8 +7,9 @@ two ways, a forest with two outers, a relation with an unclosable ring and a way
 missing node. Every tenth row of cells has a primary road across the whole grid (long lines
 cross partition edges). A county boundary relation surrounds the grid. About 70 nodes per cell.
 
-Cells are drawn from ``random.Random(seed, cell)``, so the three passes (nodes, ways,
-relations, as the PBF order wants) recompute the same cell without holding it in memory.
+Cells are drawn from ``random.Random(seed, cell)`` and written as they are made: nodes to the
+output, ways and relations to two side files copied in after the nodes (PBF order), so memory
+stays flat whatever the size.
 
     python bench/osm_synth.py OUT.osm.pbf --nodes 10000000
 """
@@ -158,36 +159,46 @@ def generate(path: str | Path, target_nodes: int, seed: int = 0, progress: bool 
     header.set("osmosis_replication_timestamp", STAMP.strftime("%Y-%m-%dT%H:%M:%SZ"))
     path = Path(path)
     tmp = path.with_name(path.name + ".part.osm.pbf")
-    with osmium.SimpleWriter(str(tmp), header=header, overwrite=True) as writer:
-        for phase in ("nodes", "ways", "relations"):
-            for i in range(cells):
-                if progress and i % 20000 == 0:
-                    print(f"  {phase}: cell {i}/{cells}", file=sys.stderr)
-                cell = build_cell(i, side, seed)
-                if phase == "nodes":
-                    for nid, lon, lat, tags in cell.nodes:
-                        writer.add_node(Node(id=nid, location=(lon, lat), tags=tags, version=1))
-                elif phase == "ways":
-                    for wid, refs, tags in cell.ways:
-                        writer.add_way(Way(id=wid, nodes=refs, tags=tags, version=1))
+    later = {kind: path.with_name(f"{path.name}.{kind}.osm.pbf") for kind in ("ways", "relations")}
+    # one pass over the cells: nodes go straight to the file, ways and relations to files of
+    # their own (PBF order wants all nodes first), copied in after; nothing is held in memory
+    with osmium.SimpleWriter(str(tmp), header=header, overwrite=True) as writer, \
+            osmium.SimpleWriter(str(later["ways"]), overwrite=True) as ways, \
+            osmium.SimpleWriter(str(later["relations"]), overwrite=True) as relations:
+        for i in range(cells):
+            if progress and i % 20000 == 0:
+                print(f"  cell {i}/{cells}", file=sys.stderr)
+            cell = build_cell(i, side, seed)
+            for nid, lon, lat, tags in cell.nodes:
+                writer.add_node(Node(id=nid, location=(lon, lat), tags=tags, version=1))
+            for wid, refs, tags in cell.ways:
+                ways.add_way(Way(id=wid, nodes=refs, tags=tags, version=1))
+            for rid, members, tags in cell.relations:
+                relations.add_relation(Relation(id=rid, members=members, tags=tags, version=1))
+        for k, (x, y) in enumerate(corners):  # the county boundary's corners, ways, relation
+            lonlat = (LON0 + x / M_PER_DEG_LON, LAT0 + y / M_PER_DEG_LAT)
+            writer.add_node(Node(id=top + k, version=1, location=lonlat))
+        for k in range(4):
+            ways.add_way(Way(id=cells * 20 + 1 + k, version=1,
+                             nodes=[top + k, top + (k + 1) % 4],
+                             tags={"boundary": "administrative", "admin_level": "6"}))
+        relations.add_relation(Relation(
+            id=cells * 4 + 1, version=1,
+            members=[("w", cells * 20 + 1 + k, "outer") for k in range(4)],
+            tags={"type": "boundary", "boundary": "administrative", "admin_level": "6",
+                  "name": "Pike County"}))
+        ways.close()
+        relations.close()
+        for kind in ("ways", "relations"):
+            if progress:
+                print(f"  copying {kind}", file=sys.stderr)
+            for obj in osmium.FileProcessor(str(later[kind])):
+                if kind == "ways":
+                    writer.add_way(obj)
                 else:
-                    for rid, members, tags in cell.relations:
-                        writer.add_relation(Relation(id=rid, members=members, tags=tags, version=1))
-            if phase == "nodes":  # the county boundary's corners
-                for k, (x, y) in enumerate(corners):
-                    lonlat = (LON0 + x / M_PER_DEG_LON, LAT0 + y / M_PER_DEG_LAT)
-                    writer.add_node(Node(id=top + k, version=1, location=lonlat))
-            elif phase == "ways":
-                for k in range(4):
-                    writer.add_way(Way(id=cells * 20 + 1 + k, version=1,
-                                       nodes=[top + k, top + (k + 1) % 4],
-                                       tags={"boundary": "administrative", "admin_level": "6"}))
-            else:
-                writer.add_relation(Relation(
-                    id=cells * 4 + 1, version=1,
-                    members=[("w", cells * 20 + 1 + k, "outer") for k in range(4)],
-                    tags={"type": "boundary", "boundary": "administrative", "admin_level": "6",
-                          "name": "Pike County"}))
+                    writer.add_relation(obj)
+    for part in later.values():
+        part.unlink()
     tmp.replace(path)
     return path
 

@@ -128,3 +128,19 @@ def test_ray_build_equals_the_single_build(region, tmp_path: Path):
     assert len(partition_counts(fanned)) == 6
     assert table_differences(single, fanned) == {}
     assert not list((fanned.parent / "partitions").glob("*.duckdb"))
+
+
+def test_ways_built_in_slices_equal_one_piece(region, tmp_path: Path, monkeypatch):
+    from rsteller_db.stages import runner
+
+    pbf, images = region
+    whole = built(tmp_path, "whole", pbf, images, single=True, stop="stg_osm__ways")
+    monkeypatch.setattr(runner, "SLICE_BYTES_PER_ROW", 40_000)
+    path = tmp_path / "sliced" / "rsteller.duckdb"
+    with open_warehouse(path, memory_limit="1GB") as wh:
+        ingest(wh, pbf, images)
+        stages.build(wh, single=True, stop="stg_osm__ways")
+        message = wh.con.execute("SELECT message FROM _meta.stage_runs "
+                                 "WHERE stage = 'stg_osm__ways'").fetchone()[0]
+    assert message == "5 slices"
+    assert table_differences(whole, path) == {}

@@ -8,6 +8,7 @@ A stage is one file holding one ``SELECT`` (or ``WITH ... SELECT``) under a head
     -- depends: a, b          (optional: inputs the SQL does not name, e.g. inside a macro)
     -- partition: patch_id    (optional: built partition by partition, see partitions.py)
     -- scope: geom            (optional: what one partition sees of this stage's rows)
+    -- slices: raw.osm_elements  (optional: built in slices sized by that relation's rows)
 
 What a stage reads is found in its SQL: DuckDB parses it (``json_serialize_sql``) and every
 table it names, less its own CTEs, is an input, and so is every ``setting('key')`` it calls
@@ -65,6 +66,7 @@ class Stage:
     settings: tuple[str, ...] = ()  # setting keys read by the SQL and its audits
     partition: str | None = None  # 'partition_key' | 'patch_id' | None (built whole)
     scope: str | None = None  # 'image_name' | 'geom' | None (a partition reads it whole)
+    slices: str | None = None  # relation whose row count sets the number of slices
 
     @property
     def sql_hash(self) -> str:
@@ -196,6 +198,7 @@ def _load_stage(path: Path, layer: str, audits: dict[str, list[Audit]]) -> Stage
         settings=tuple(sorted(keys)),
         partition=partition,
         scope=scope,
+        slices=header.get("slices"),
     )
 
 

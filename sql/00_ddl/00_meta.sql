@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS _meta.sources (
     ingested_at TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
+-- a stage built in slices (`-- slices:` header) keeps the rows where
+-- hash(key) % slice_count() = slice_index(); the runner shadows these with the slice it builds
+CREATE OR REPLACE MACRO slice_count() AS 1;
+CREATE OR REPLACE MACRO slice_index() AS 0;
+
 -- setting('key') -> the value as text; cast where used, e.g. setting('patch_size_px')::INT
 CREATE OR REPLACE MACRO setting(k) AS (
     SELECT json_extract_string(value, '$') FROM _meta.settings WHERE key = k
