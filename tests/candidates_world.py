@@ -24,9 +24,10 @@ EPSG = 26918
 ORIGIN = (480000.0, 4540800.0)
 IMAGE = "m_4107501_ne_18_060_20220815"
 
-SEEDS = ["descriptor_words", "grid_cells", "tag_glossary"]
+SEEDS = ["descriptor_words", "grid_cells", "tag_glossary", "visibility_rules"]
 STAGES = [
-    "int_elements_validated", "int_patch_elements_joined", "int_tag_meanings_resolved",
+    "int_elements_validated", "int_elements_hidden", "int_patch_elements_joined",
+    "int_tag_meanings_resolved",
     "int_patch_areas_described", "int_patch_lines_described", "int_patch_points_described",
     "int_patch_contexts_gathered", "int_patch_options_ranked", "int_patches_selected",
     "caption_requests",

@@ -4,6 +4,8 @@
 -- The elements a patch's caption may be about: areas with area_norm above min_area_norm
 -- (task 1) and lines with length_norm above min_length_norm that still carry tags
 -- (task 2), each ranked within its patch and task by size; only the top_k are kept.
+-- Elements an aerial photograph cannot show (int_elements_hidden: tunnels, buried pipelines,
+-- indoor features, ...) are never options.
 with options as (
     select patch_id, element_id, 1 as task, area_m2 as size
     from int_patch_areas_described
@@ -14,11 +16,14 @@ with options as (
     where length_norm > setting('min_length_norm')::double
       and cardinality(tags) > 0
 ),
+visible as (
+    select o.* from options as o anti join int_elements_hidden as h using (element_id)
+),
 ranked as (
     select
         *,
         row_number() over (partition by patch_id, task order by size desc, element_id) as size_rank
-    from options
+    from visible
 )
 select patch_id, element_id, task, size, size_rank
 from ranked

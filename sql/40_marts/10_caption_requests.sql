@@ -24,6 +24,9 @@ tag_rows as (
                        '[[:cntrl:]]+', ' ', 'g') as value
     from elements as x, unnest(map_entries(x.tags)) as u(t)
     where t.key <> 'name'
+      -- tags a caption never describes (visibility_rules, scope tag: lifecycle prefixes)
+      and not exists (select 1 from visibility_rules as v
+                      where v.scope = 'tag' and regexp_matches(t.key, v.key_pattern))
 ),
 tag_facts as (
     select
