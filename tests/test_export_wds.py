@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -275,3 +276,39 @@ def test_export_without_the_mart_names_the_fix(tmp_path):
 def test_out_is_required():
     result = CliRunner().invoke(main, ["export"])
     assert result.exit_code == 2 and "--out DIR is required" in result.output
+
+
+@pytest.mark.slow
+def test_ray_tasks_write_the_same_bytes(warehouse, reference, tmp_path):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        result = export(warehouse, tmp_path / "ray", "--executor", "ray")
+    finally:
+        ray.shutdown()
+    assert result.exit_code == 0, result.output
+    assert "4 written, 0 kept; 3 skipped" in result.output
+    assert files_of(tmp_path / "ray") == files_of(reference)
+
+
+def test_a_partition_exports_its_own_samples(warehouse, tmp_path):
+    copy = tmp_path / "wh" / "rsteller.duckdb"
+    copy.parent.mkdir()
+    shutil.copytree(warehouse.parent, copy.parent, dirs_exist_ok=True)
+    con = duckdb.connect(str(copy))
+    con.execute("ALTER TABLE int_patches_gridded ADD COLUMN partition_key VARCHAR")
+    con.execute("UPDATE int_patches_gridded SET partition_key = "
+                "if(patch_id % 2 = 0, 'n41w075', 'n41w076')")
+    con.close()
+    result = export(copy, tmp_path / "even", "--partition", "n41w075")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "even" / "manifest.json").read_text())
+    keys = set()
+    for shard in (tmp_path / "even").glob("*.tar"):
+        with tarfile.open(shard) as tar:
+            keys |= {int(m.name.split(".")[0]) for m in tar.getmembers()}
+    assert keys == {p for p in EXPORTED if p % 2 == 0}
+    assert manifest["options"]["partitions"] == ["n41w075"]
+    areas = sum(1 for p in EXPORTED if p % 2 == 0)
+    assert manifest["captions_by_task"]["1"] == areas
+    assert "2" not in manifest["captions_by_task"]

@@ -10,6 +10,7 @@ from scale_world import (
     ingest,
     make_region,
     open_warehouse,
+    settings,
     table_differences,
 )
 
@@ -144,3 +145,20 @@ def test_ways_built_in_slices_equal_one_piece(region, tmp_path: Path, monkeypatc
                                  "WHERE stage = 'stg_osm__ways'").fetchone()[0]
     assert message == "5 slices"
     assert table_differences(whole, path) == {}
+
+
+def test_images_fetch_takes_one_partition(region, tmp_path: Path):
+    from rsteller_db.imagery import fetch_images
+
+    pbf, images = region
+    path = built(tmp_path, "fetch", pbf, images)
+    with open_warehouse(path) as wh:
+        key = wh.con.execute("SELECT min(partition_key) FROM int_patches_gridded").fetchone()[0]
+        wanted = {r[0] for r in wh.con.execute(
+            "SELECT patch_id FROM caption_requests JOIN int_patches_gridded USING (patch_id) "
+            "WHERE partition_key = ?", [key]).fetchall()}
+    summary = fetch_images(path, settings=settings(), partitions=(key,))
+    assert summary.targets == len(wanted) > 0 and summary.failed == 0
+    with open_warehouse(path) as wh:
+        got = {r[0] for r in wh.con.execute("SELECT patch_id FROM patch_images").fetchall()}
+    assert got == wanted

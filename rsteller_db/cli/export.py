@@ -28,12 +28,20 @@ SHOWN_PROBLEMS = 50
                    "[default: copy cached JPEGs as they are].")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes writing shards in parallel; the bytes do not depend on it.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True,
+              help="ray: shards written by Ray tasks (RAY_ADDRESS names the cluster; --out on "
+                   "storage every node mounts); same bytes.")
+@click.option("--partition", "partitions", multiple=True, metavar="KEY",
+              help="Only the samples of this partition (repeatable; int_patches_gridded."
+                   "partition_key, e.g. n41w075): a dataset of its own.")
 @click.option("--overwrite", is_flag=True,
               help="Delete every file in --out first "
                    "(needed when it holds files we did not write).")
 @click.pass_context
 def export(ctx: click.Context, fmt: str, out: Path | None, shard_size: int, split: str,
-           jpeg_quality: int | None, workers: int, overwrite: bool) -> None:
+           jpeg_quality: int | None, workers: int, executor: str, partitions: tuple[str, ...],
+           overwrite: bool) -> None:
     """Export samples with an accepted Task 1/2 caption as RSTeller-format shards.
 
     Same warehouse, same bytes. A shard is written under a temporary name and renamed when
@@ -44,6 +52,8 @@ def export(ctx: click.Context, fmt: str, out: Path | None, shard_size: int, spli
     Example:
       rsteller-db export --format wds --out out/rsteller --shard-size 5000 --workers 2
       rsteller-db export --format parquet --out out/rsteller-meta
+      rsteller-db export --out out/n41w075 --partition n41w075
+      RAY_ADDRESS=auto rsteller-db export --out /shared/rsteller --executor ray
       rsteller-db export verify out/rsteller
     """
     if ctx.invoked_subcommand is not None:
@@ -54,7 +64,8 @@ def export(ctx: click.Context, fmt: str, out: Path | None, shard_size: int, spli
 
     app = ctx.find_object(App)
     options = ExportOptions(fmt=fmt, split=split, shard_size=shard_size,
-                            jpeg_quality=jpeg_quality, overwrite=overwrite, workers=workers)
+                            jpeg_quality=jpeg_quality, overwrite=overwrite, workers=workers,
+                            executor=executor, partitions=partitions)
     reporter = app.reporter
     with app.open(read_only=True) as wh:
         result = export_dataset(wh, out, options, reporter)

@@ -26,6 +26,13 @@ def images() -> None:
     help="Only the first N patches (image, row, column order).",
 )
 @click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="KEY",
+    help="Only the patches of this partition (repeatable; int_patches_gridded.partition_key).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
     help="Threads reading and encoding patches [default: CPUs, at most 8; more for URLs, gee].",
@@ -57,6 +64,7 @@ def images() -> None:
 def fetch(
     app: App,
     limit: int | None,
+    partitions: tuple[str, ...],
     workers: int | None,
     retries: int,
     timeout_s: float,
@@ -76,6 +84,7 @@ def fetch(
     \b
     Example:
       rsteller-db images fetch --limit 200 --workers 4
+      rsteller-db images fetch --partition n41w075
       rsteller-db images fetch --workers 16 --timeout 60     # COGs behind URLs
       rsteller-db images fetch --project my-ee-project
     """
@@ -92,6 +101,7 @@ def fetch(
         quality=quality,
         reader_options={"project": project, "key_file": key_file},
         reporter=app.reporter,
+        partitions=partitions,
     )
     emit(
         ["targets", "already", "ok", "failed", "seconds", "patches_per_s"],

@@ -44,7 +44,11 @@ SELECT
             captions, c -> {{'task': c.task, 'text': c.text, 'annotator': c.annotator}})
     }})::VARCHAR) AS {DOCUMENT}
 FROM {RELATION} ds
+{{where}}
 ORDER BY patch_id"""
+# `export --partition KEY`: the samples of those partitions only (docs/scale.md)
+PARTITION_FILTER = ("WHERE patch_id IN (SELECT patch_id FROM int_patches_gridded "
+                    "WHERE partition_key IN (SELECT unnest(?::VARCHAR[])))")
 HIDDEN = [DIGEST, DOCUMENT]  # columns the export uses that are not metadata
 DEFAULT_JPEG_QUALITY = 95
 
@@ -103,25 +107,30 @@ class Row:
 class SampleReader:
     """Reads ``dataset_samples`` from an open warehouse, one Arrow table per shard."""
 
-    def __init__(self, wh: Warehouse):
+    def __init__(self, wh: Warehouse, partitions: tuple[str, ...] = ()):
         if not wh.relation_exists(RELATION):
             raise ExportError(
                 f"the warehouse {wh.path} has no {RELATION} relation: run `rsteller-db build` "
                 "(after `rsteller-db caption` and `rsteller-db images fetch`)"
             )
         self.wh = wh
+        self.where, self.params = (PARTITION_FILTER, [list(partitions)]) if partitions \
+            else ("", [])
+        self.query = QUERY.replace("{where}", self.where)
 
     def count(self) -> int:
-        return self.wh.con.execute(f"SELECT count(*) FROM {RELATION}").fetchone()[0]
+        return self.wh.con.execute(f"SELECT count(*) FROM {RELATION} {self.where}",
+                                   self.params).fetchone()[0]
 
     def schema(self) -> pa.Schema:
         """The metadata table's schema (the mart's columns, tags as key/value pairs)."""
-        return metadata_schema(self.wh.con.execute(f"{QUERY} LIMIT 0").to_arrow_reader().schema)
+        reader = self.wh.con.execute(f"{self.query} LIMIT 0", self.params).to_arrow_reader()
+        return metadata_schema(reader.schema)
 
     def shard_tables(self, size: int) -> Iterator[pa.Table]:
         """Tables of ``size`` rows (the last may be shorter), in ``patch_id`` order."""
         try:
-            batches = self.wh.con.execute(QUERY).to_arrow_reader(BATCH_ROWS)
+            batches = self.wh.con.execute(self.query, self.params).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:
             raise ExportError(f"cannot read {RELATION}: {exc}; run `rsteller-db build`") from exc
         pending: list[pa.RecordBatch] = []

@@ -5,8 +5,8 @@ always holds the same patches for the same warehouse. Each finished shard has a 
 written last, that records a hash of what the shard holds; a re-run keeps every shard whose
 stats match and writes the others, so an interrupted export resumes where it stopped and
 the result is byte-identical to an uninterrupted one. With ``workers`` > 1, shards are
-written by that many processes (spawned, never forked from the DuckDB process); the bytes do
-not depend on the number of workers.
+written by that many processes (spawned, never forked from the DuckDB process), and with
+``executor='ray'`` by Ray tasks across a cluster; the bytes depend on neither.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import (
@@ -55,6 +56,8 @@ class ExportOptions:
     jpeg_quality: int | None = None
     overwrite: bool = False
     workers: int = 1
+    executor: str = "local"  # local: this process (+ --workers processes) | ray: Ray tasks
+    partitions: tuple[str, ...] = ()  # only the samples of these partitions
 
     def check(self) -> None:
         if self.shard_size < 1:
@@ -63,6 +66,8 @@ class ExportOptions:
             raise ExportError(f"--jpeg-quality must be 1-100, got {self.jpeg_quality}")
         if self.workers < 1:
             raise ExportError(f"--workers must be 1 or more, got {self.workers}")
+        if self.executor not in ("local", "ray"):
+            raise ExportError(f"--executor is local or ray, got {self.executor!r}")
 
 
 @dataclass
@@ -281,13 +286,59 @@ class _Pool:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _RayPool(_Pool):
+    """Shards written by Ray tasks (``ray.init()`` joins ``RAY_ADDRESS`` or starts a local
+    cluster), at most twice the cluster's CPUs in flight. The output folder must be on storage
+    every node mounts; the bytes are those of a local export."""
+
+    def __init__(self, advance: Callable[[int], None]):
+        try:
+            import ray
+        except ImportError:
+            raise ExportError("--executor ray needs Ray: pip install 'rsteller-db[ray]'") from None
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+        self._ray = ray
+        self._task = ray.remote(num_cpus=1, max_retries=0)(write_shard)
+        self._limit = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._running: dict = {}
+        self._advance = advance
+        self.done: dict[int, dict] = {}
+
+    def submit(self, job: ShardJob) -> None:
+        self._running[self._task.remote(job)] = job
+        while len(self._running) >= self._limit:
+            self._collect(1)
+
+    def _collect(self, n: int) -> None:
+        finished, _ = self._ray.wait(list(self._running), num_returns=n)
+        for ref in finished:
+            job = self._running.pop(ref)
+            try:
+                self.done[job.index] = self._ray.get(ref)
+            except self._ray.exceptions.RayTaskError as exc:
+                cause = exc.cause if isinstance(exc.cause, Exception) else exc
+                raise cause if isinstance(cause, ExportError) else ExportError(
+                    f"a shard failed on Ray: {cause}") from None
+            self._advance(job.table.num_rows)
+
+    def finish(self) -> dict[int, dict]:
+        if self._running:
+            self._collect(len(self._running))
+        return self.done
+
+    def close(self) -> None:
+        for ref in self._running:
+            self._ray.cancel(ref)
+
+
 def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = ExportOptions(),
                    reporter: Reporter = QUIET) -> ExportResult:
     """Export the warehouse's ``dataset_samples`` to ``out``; resumes an interrupted export."""
     options.check()
     out = Path(out)
     started = time.perf_counter()
-    reader = SampleReader(wh)
+    reader = SampleReader(wh, options.partitions)
     schema = reader.schema()
     writer_for(options.fmt, schema)  # an unknown format fails before the folder is touched
     prepare(out, split=options.split, fmt=options.fmt, overwrite=options.overwrite)
@@ -296,6 +347,8 @@ def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = Expo
         "format": options.fmt, "split": options.split, "shard_size": options.shard_size,
         "jpeg_quality": options.jpeg_quality, "patch_size_px": patch_size,
     }
+    if options.partitions:  # a partition's export is its own dataset (other shards, manifest)
+        settings["partitions"] = sorted(options.partitions)
     fingerprint = json.dumps({**settings, "plan_version": PLAN_VERSION, "schema": str(schema)},
                              sort_keys=True)
     result = ExportResult(out)
@@ -305,7 +358,10 @@ def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = Expo
         reporter.step(f"exporting {total} sample(s) as {options.fmt} shards of "
                       f"{options.shard_size} to {out}")
     with reporter.bar("samples", total=total) as bar:
-        pool = _Pool(options.workers, bar.advance) if options.workers > 1 else None
+        if options.executor == "ray":
+            pool = _RayPool(bar.advance)
+        else:
+            pool = _Pool(options.workers, bar.advance) if options.workers > 1 else None
         finisher = _Finisher() if pool is None else None
         try:
             for index, table in enumerate(reader.shard_tables(options.shard_size)):

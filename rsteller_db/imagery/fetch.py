@@ -97,7 +97,8 @@ def _relation_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def plan(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, out_px: int, limit: int | None = None
+    con: duckdb.DuckDBPyConnection, data_dir: Path, out_px: int, limit: int | None = None,
+    partitions: tuple[str, ...] = (),
 ) -> tuple[list[tuple[PatchWindow, int]], int, int]:
     """(windows to fetch with their earlier attempts, number of targets, number already done)."""
     for relation in ("int_patches_gridded", "stg_naip__images"):
@@ -106,11 +107,15 @@ def plan(
                 f"no {relation} in the warehouse: run `rsteller-db ingest naip ...` "
                 "and `rsteller-db build` first"
             )
-    where = ""
+    conditions, params = [], []
     if _relation_exists(con, "caption_requests"):
-        where = "where p.patch_id in (select patch_id from caption_requests)"
+        conditions.append("p.patch_id in (select patch_id from caption_requests)")
+    if partitions:  # `images fetch --partition KEY` (docs/scale.md)
+        conditions.append("p.partition_key in (select unnest(?::varchar[]))")
+        params.append(list(partitions))
+    where = ("where " + " and ".join(conditions)) if conditions else ""
     sql = _PLAN.format(where=where, limit="limit ?" if limit is not None else "")
-    rows = con.execute(sql, [limit] if limit is not None else []).fetchall()
+    rows = con.execute(sql, params + ([limit] if limit is not None else [])).fetchall()
     todo, done = [], 0
     for (
         pid,
@@ -245,6 +250,7 @@ def fetch_images(
     timeout_s: float = 30.0,
     reader_options: dict | None = None,
     reporter: Reporter = QUIET,
+    partitions: tuple[str, ...] = (),
 ) -> FetchSummary:
     """Fetch the planned patches of the warehouse at ``path`` into ``images/`` beside it.
 
@@ -258,7 +264,8 @@ def fetch_images(
     data_dir = data_dir_of(path)
     con = _open_for_plan(path)
     try:
-        todo, targets, done = plan(con, data_dir, int(settings["patch_size_px"]), limit)
+        todo, targets, done = plan(con, data_dir, int(settings["patch_size_px"]), limit,
+                                   partitions)
     finally:
         con.close()
     summary = FetchSummary(targets=targets, already=done)
