@@ -1,7 +1,7 @@
 """Executors: where partition builds run. One class per back end, in a registry.
 
 - ``local``: one partition after another in this process, each merged as soon as it is built,
-  so memory holds one partition at a time;
+  so memory holds one partition at a time (spilling to the temp directory beyond the limit);
 - ``ray``: every partition a Ray task (``ray.init()`` joins the cluster named by
   ``RAY_ADDRESS``, or starts one on this machine). Workers open the warehouse read-only and
   write their partition's DuckDB file beside it, so the warehouse folder must be on storage
@@ -73,28 +73,25 @@ def get_executor(name: str) -> Executor:
 
 @register
 class LocalExecutor(Executor):
+    """Partitions one after another in this process. Each is built in an in-memory database
+    attached beside the warehouse (DuckDB spills it to the temp directory when it outgrows
+    the memory limit), merged, and dropped: its rows are written to disk once, by the merge."""
+
     name = "local"
 
     def run(self, wh, jobs, merge, run_audits) -> None:
         home = _home(wh.con)
         for job in jobs:
-            path = partition_file(wh.data_dir, job.partition.key)
-            _fresh(path)
-            wh.con.execute(f"ATTACH {_quoted(path)} AS {PART}")
+            wh.con.execute(f"ATTACH ':memory:' AS {PART}")
             try:
                 wh.con.execute(f"USE {PART}")
                 try:
                     outcome = build_partition(wh.con, job, f'"{home}"', run_audits)
                 finally:
                     wh.con.execute(f'USE "{home}"')
+                merge(job, outcome, PART, home)
+            finally:
                 wh.con.execute(f"DETACH {PART}")
-                _merge_file(wh, job, outcome, path, merge)
-            except BaseException:
-                if PART in {r[0] for r in wh.con.execute(
-                        "SELECT database_name FROM duckdb_databases()").fetchall()}:
-                    wh.con.execute(f"DETACH {PART}")
-                _fresh(path)
-                raise
 
 
 def ray_build_partition(warehouse: str, job: PartitionJob, path: str, config: dict):
