@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from http_world import LoopbackServer, make_cog, stac_item  # noqa: E402
+from imagery_world import GRID_STAGES  # noqa: E402
 
 from rsteller_db import stages  # noqa: E402
 from rsteller_db.imagery import LocalSource, fetch_images, ingest_naip  # noqa: E402
@@ -43,7 +44,6 @@ from rsteller_db.settings import load_settings  # noqa: E402
 from rsteller_db.warehouse import Warehouse  # noqa: E402
 
 QUALITY = 90
-GRID = ("stg_naip__images", "int_patches_gridded")
 
 
 def make_cogs(root: Path, copies: int) -> Path:
@@ -75,7 +75,7 @@ def warehouse(path: Path, source, interval: int) -> list[tuple[str, int, int, in
     with Warehouse(path, settings=settings(interval)) as wh:
         result = ingest_naip(wh, source)
         assert not result.failures, result.failures
-        stages.build(wh, only=GRID)
+        stages.build(wh, only=GRID_STAGES)
         return wh.con.execute(
             "select i.uri, px_x, px_y, px_size from int_patches_gridded "
             "join stg_naip__images as i using (image_name) order by image_name, px_y, px_x"

@@ -4,6 +4,7 @@ real COGs with Range support (tests/http_world.py); nothing here leaves 127.0.0.
 from __future__ import annotations
 
 import json
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -179,7 +180,9 @@ def test_search_filters_are_sent_to_the_api(api, tmp_path):
 def test_an_unreachable_api_is_one_error_and_nothing_is_written(api, tmp_path, cli):
     wh = str(tmp_path / "w.duckdb")
     assert cli("-w", wh, "init").exit_code == 0
-    closed = "http://127.0.0.1:9/stac"  # the discard port: nothing listens there
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/stac"
     out = cli("-q", "-w", wh, "ingest", "naip", "--source", "stac", "--url", closed)
     assert out.exit_code == 1
     errors = [line for line in out.output.splitlines() if line.startswith("Error:")]
