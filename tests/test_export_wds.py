@@ -269,7 +269,7 @@ def test_export_without_the_mart_names_the_fix(tmp_path):
     Warehouse(tmp_path / "empty.duckdb").close()
     result = export(tmp_path / "empty.duckdb", tmp_path / "out")
     assert result.exit_code == 1
-    assert "has no dataset_samples relation: run `rsteller-db build`" in result.output
+    assert "has no export_samples relation: run `rsteller-db build`" in result.output
     assert not (tmp_path / "out").exists()
 
 

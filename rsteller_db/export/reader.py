@@ -1,7 +1,8 @@
 """The sample reader: exportable patches from the warehouse, in a stable order, streamed.
 
-``SampleReader`` takes rows from the ``dataset_samples`` mart (one row per patch with an
-accepted Task 1/2 caption and its accepted Task 3 revisions), ordered by ``patch_id``, in
+``SampleReader`` takes rows from the ``export_samples`` mart (one row per ``dataset_samples``
+patch: an accepted Task 1/2 caption and its accepted Task 3 revisions, with the sample's
+RSTeller JSON document written by DuckDB), ordered by ``patch_id``, in
 Arrow batches cut into one table per shard, so memory stays flat however many samples the
 warehouse holds. ``SampleMaker`` turns a shard's rows into samples (JSON document + JPEG); it
 needs no warehouse, so it also runs in worker processes.
@@ -24,28 +25,11 @@ from ..paths import inside
 from ..warehouse import Warehouse
 from .writers import ExportError, Sample
 
-RELATION = "dataset_samples"
+RELATION = "export_samples"  # sql/40_marts: metadata row, RSTeller JSON document, digest
 BATCH_ROWS = 2048
 DIGEST = "_digest"
 DOCUMENT = "_document"
-# Parquet readers such as Hugging Face `datasets` have no MAP type: tags leave as key/value
-# pairs. The digest (DuckDB's 64-bit hash of the whole row, deterministic for the pinned
-# DuckDB) tells a resumed export whether a finished shard still holds what the warehouse says;
-# hashing the row as it is costs far less than md5 of the row cast to text. The document is
-# the sample's RSTeller JSON as UTF-8 bytes, written by DuckDB on its threads (compact, the
-# same bytes as Python's json.dumps with separators (",", ":") and ensure_ascii=False).
-QUERY = f"""
-SELECT
-    * REPLACE (map_entries(tags) AS tags),
-    hash(ds)::VARCHAR AS {DIGEST},
-    encode(to_json({{
-        'metadata': {{'patch_id': patch_id, 'image_name': image_name}},
-        'annotations': list_transform(
-            captions, c -> {{'task': c.task, 'text': c.text, 'annotator': c.annotator}})
-    }})::VARCHAR) AS {DOCUMENT}
-FROM {RELATION} ds
-{{where}}
-ORDER BY patch_id"""
+QUERY = f"SELECT * FROM {RELATION} {{where}} ORDER BY patch_id"
 # `export --partition KEY`: the samples of those partitions only (docs/scale.md)
 PARTITION_FILTER = ("WHERE patch_id IN (SELECT patch_id FROM int_patches_gridded "
                     "WHERE partition_key IN (SELECT unnest(?::VARCHAR[])))")
@@ -105,7 +89,7 @@ class Row:
 
 
 class SampleReader:
-    """Reads ``dataset_samples`` from an open warehouse, one Arrow table per shard."""
+    """Reads ``export_samples`` from an open warehouse, one Arrow table per shard."""
 
     def __init__(self, wh: Warehouse, partitions: tuple[str, ...] = ()):
         if not wh.relation_exists(RELATION):

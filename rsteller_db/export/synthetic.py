@@ -20,7 +20,7 @@ from ..warehouse import Warehouse
 
 IMAGES = ("m_4107501_ne_18_060_20221108", "m_4107501_nw_18_060_20221108",
           "m_4107502_se_18_060_20220915", "m_4107502_sw_18_060_20220915")
-MART_FILE = "30_dataset_samples.sql"
+MART_FILES = ("30_dataset_samples.sql", "32_export_samples.sql")  # what the exporter reads
 ANNOTATORS = ("mistralai/Mistral-Nemo-Instruct-2407", "mistralai/Mistral-Small-Instruct-2409")
 
 _DDL = """
@@ -163,9 +163,9 @@ def build_synthetic(wh: Warehouse, patches: int, *, revisions: int = 1, distinct
 
 
 def synthetic_warehouse(path: Path, patches: int, **kwargs) -> SyntheticWarehouse:
-    """Create the warehouse file ``path``, fill it, and build the ``dataset_samples`` mart.
+    """Create the warehouse file ``path``, fill it, and build the export's marts.
 
-    Only the mart's own SQL file runs (from a copy of it in a scratch ``sql/`` folder), so the
+    Only the marts' own SQL files run (from a copy of it in a scratch ``sql/`` folder), so the
     synthetic warehouse does not depend on the other stages being buildable.
     """
     import shutil
@@ -179,6 +179,7 @@ def synthetic_warehouse(path: Path, patches: int, **kwargs) -> SyntheticWarehous
         sql_dir = Path(scratch)
         for layer in ("seeds", *LAYERS):
             sql_folder(layer, sql_dir).mkdir()
-        shutil.copy(sql_folder("marts") / MART_FILE, sql_folder("marts", sql_dir) / MART_FILE)
+        for name in MART_FILES:
+            shutil.copy(sql_folder("marts") / name, sql_folder("marts", sql_dir) / name)
         build(wh, sql_dir=sql_dir)
     return made
