@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh warehouse file, a CLI runner, the generated sample."""
+"""Shared fixtures: a fresh warehouse file, a CLI runner, and, built once per session, the
+generated sample town and the warehouse the real pipeline makes of it (tests/sample_world.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample_world import build_sample_warehouse, copy_warehouse
 
 from rsteller_db.settings import load_settings
 from rsteller_db.warehouse import Warehouse
@@ -37,3 +39,24 @@ def cli(monkeypatch, tmp_path: Path):
         return runner.invoke(main, list(args), input=input, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def sample_files(tmp_path_factory):
+    """The bundled sample town (PBF + GeoTIFF, seed 0), generated once; do not modify it."""
+    from rsteller_db.sample import generate_sample
+
+    return generate_sample(tmp_path_factory.mktemp("sample"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(sample_files, tmp_path_factory) -> Path:
+    """The sample through the real pipeline (init, ingest, build, captions, images), built
+    once; shared, so open it ``read_only=True``: use ``sample_copy`` to change anything."""
+    return build_sample_warehouse(sample_files, tmp_path_factory.mktemp("sample_wh") / "wh")
+
+
+@pytest.fixture
+def sample_copy(sample_warehouse, tmp_path) -> Path:
+    """A private copy of ``sample_warehouse`` (file and images), free to change."""
+    return copy_warehouse(sample_warehouse, tmp_path)

@@ -1,7 +1,6 @@
-"""The bundled sample, end to end: sample -> ingest -> build -> caption -> images -> export.
-
-Read back with exactly the webdataset pipeline RSTeller's users run.
-"""
+"""The bundled sample, end to end: the shared sample warehouse (sample -> ingest -> build ->
+caption -> images, conftest.py) exported, and read back with exactly the webdataset pipeline
+RSTeller's users run."""
 
 from __future__ import annotations
 
@@ -15,29 +14,14 @@ from click.testing import CliRunner
 
 from rsteller_db.cli import main
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
-def sample_export(tmp_path_factory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("sample")
-    warehouse = root / "wh" / "rsteller.duckdb"
-    warehouse.parent.mkdir()
-    out = root / "out"
-    steps = [
-        ["sample", "--out", str(root / "sample")],
-        ["ingest", "osm", str(root / "sample" / "town.osm.pbf")],
-        ["ingest", "naip", "--source", "local", str(root / "sample")],
-        ["build"],
-        ["caption", "--backend", "template"],
-        ["images", "fetch"],
-        ["export", "--format", "wds", "--out", str(out), "--shard-size", "8"],
-    ]
-    runner = CliRunner()
-    for step in steps:
-        result = runner.invoke(main, ["-q", "--warehouse", str(warehouse), *step])
-        assert result.exit_code == 0, (step, result.output)
-    return warehouse, out
+def sample_export(sample_warehouse, tmp_path_factory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("sample_export") / "out"
+    result = CliRunner().invoke(main, ["-q", "--warehouse", str(sample_warehouse), "export",
+                                       "--format", "wds", "--out", str(out), "--shard-size", "8"])
+    assert result.exit_code == 0, result.output
+    return sample_warehouse, out
 
 
 def test_sample_reads_back_through_the_rsteller_pipeline(sample_export):

@@ -1,4 +1,5 @@
-"""The Python API: rsteller_db.connect, and every docs/queries.md pair returning the same rows."""
+"""The Python API: rsteller_db.connect, and every docs/queries.md pair returning the same rows on
+the sample warehouse (built by the real pipeline)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from click.testing import CliRunner
 from rsteller_db.api import connect
 from rsteller_db.cli import main
 from rsteller_db.errors import WarehouseError
-from rsteller_db.inspect.demo import build_demo_warehouse
 from rsteller_db.query import run_query
 from rsteller_db.warehouse import Warehouse
 
@@ -35,8 +35,8 @@ def doc_pairs() -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return build_demo_warehouse(tmp_path_factory.mktemp("api") / "wh.duckdb").path
+def demo(sample_warehouse):
+    return sample_warehouse  # shared: only read here
 
 
 def normal(rows) -> list[tuple]:

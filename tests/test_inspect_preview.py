@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from click.testing import CliRunner
 from PIL import Image
+from sample_world import LOOPBACK_MODEL, copy_warehouse
 
 from rsteller_db.cli import main
 from rsteller_db.errors import InputError
 from rsteller_db.inspect import select_samples, write_preview
-from rsteller_db.inspect.demo import build_demo_warehouse
 from rsteller_db.warehouse import Warehouse
 
-FARMLAND_RGB = (196, 180, 96)  # the demo paints way 1001 (landuse=farmland) in this colour
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    path = build_demo_warehouse(tmp_path_factory.mktemp("preview") / "wh.duckdb").path
+def demo(sample_warehouse, tmp_path_factory):
+    """A copy of the sample warehouse with an HTML caption and a cached JPEG gone missing."""
+    path = copy_warehouse(sample_warehouse, tmp_path_factory.mktemp("preview"))
     with Warehouse(path) as wh:
+        first, second = wh.con.execute(
+            "select request_id, patch_id from preview_samples where task = 1 "
+            "order by patch_id limit 2").fetchall()
         wh.con.execute("update captions set text = text || ' <em>Fields & farms</em>' "
-                       "where request_id = '15-t1' and status = 'accepted'")
-        lost = wh.con.execute("select path from patch_images where patch_id = 7").fetchone()[0]
+                       "where request_id = ? and status = 'accepted'", [first[0]])
+        lost = wh.con.execute("select path from patch_images where patch_id = ?",
+                              [second[1]]).fetchone()[0]
     (path.parent / lost).unlink()  # a cached JPEG gone missing: its sample is left out
     return path
 
@@ -50,13 +54,27 @@ def direct(wh, sql):
     return wh.con.execute(sql).fetchall()
 
 
-def test_samples_are_accepted_task12_captions_with_images(wh, page):
+def test_samples_are_the_exported_samples_with_images(wh, page):
     expected = direct(wh, """
-        select count(*) from captions c join patch_images i using (patch_id)
-        where c.status = 'accepted' and c.task in (1, 2) and i.status = 'ok'""")[0][0]
-    assert page.matched == expected
-    assert len(page.samples) == expected - 1
-    assert page.skipped and page.skipped[0].startswith("7-t")
+        select c.request_id from captions c join patch_images i using (patch_id)
+        where c.status = 'accepted' and c.task in (1, 2) and i.status = 'ok'
+        qualify row_number() over (partition by c.patch_id order by c.task, c.caption_id) = 1
+        """)
+    assert page.matched == len(expected) > 10
+    assert len(page.samples) == len(expected) - 1
+    shown = {s.request_id for s in page.samples}
+    (lost,) = {r for (r,) in expected} - shown
+    assert page.skipped == [f"{lost}: images/{page.skipped[0].split('images/', 1)[1]}"]
+    assert page.skipped[0].endswith("(FileNotFoundError)")
+
+
+def test_each_sample_shows_its_exported_captions(wh, page):
+    exported = {}
+    for patch_id, captions in direct(wh, "select patch_id, captions from dataset_samples"):
+        exported[patch_id] = [(c["task"], c["annotator"], c["text"]) for c in captions]
+    for s in page.samples:
+        assert s.captions == exported[s.patch_id]
+        assert [t for t, _, _ in s.captions] == [s.task, 3]
 
 
 def test_task_and_where_filters(wh):
@@ -64,10 +82,12 @@ def test_task_and_where_filters(wh):
     assert rows and {r["task"] for r in rows} == {2} and total == len(rows)
     rows, _ = select_samples(wh, task=3)
     assert rows and all(r["revisions"] > 0 for r in rows)
-    farm_nemo = "tags['landuse'] = 'farmland' and annotator like '%Nemo%'"
-    rows, total = select_samples(wh, where=farm_nemo)
-    assert rows and all(r["tags"]["landuse"] == "farmland" for r in rows)
-    assert all("Nemo" in r["annotator"] for r in rows)
+    homes = "tags['landuse'] = 'residential' and annotator like '%template%'"
+    rows, total = select_samples(wh, where=homes)
+    assert rows and all(r["tags"]["landuse"] == "residential" for r in rows)
+    assert all(r["annotator"] == "rsteller-db/template" for r in rows)
+    rows, total = select_samples(wh, where=f"annotator = '{LOOPBACK_MODEL}'")
+    assert rows and total == len(rows) < 5
     rows, total = select_samples(wh, n=2, where="task in (1, 2)")
     assert len(rows) == 2 and total > 2
 
@@ -102,27 +122,53 @@ def test_page_holds_images_outlines_facts_and_escaped_captions(page):
     assert html.count('<section class="sample"') == len(page.samples)
     assert all(s.shapes for s in page.samples)
     assert "&lt;em&gt;Fields &amp; farms&lt;/em&gt;" in html and "<em>Fields" not in html
-    assert "mistralai/Mistral-Small-Instruct-2409" in html and "Task 3" in html
-    assert "<th>landuse</th><td>farmland</td>" in html
+    assert LOOPBACK_MODEL in html and "rsteller-db/template" in html and "Task 3" in html
+    assert "<th>landuse</th><td>residential</td>" in html
     assert "http://" not in html.replace("http://www.w3.org", "")  # self-contained
 
 
-def test_area_outlines_land_on_the_painted_element(page):
-    farms = [s for s in page.samples if s.element == "way 1001"]
-    assert farms
-    for s in farms:
-        kind, data = s.shapes[0]
-        assert kind == "area"
-        nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", data)]
-        poly = shapely.Polygon(list(zip(nums[::2], nums[1::2], strict=True))).buffer(-12)
-        jpeg = base64.b64decode(s.image_uri.split(",", 1)[1])
-        img = Image.open(io.BytesIO(jpeg)).convert("RGB")
-        probes = [poly.representative_point(), poly.centroid,
-                  *poly.exterior.interpolate([0.2, 0.6], normalized=True)]
-        hits = sum(all(abs(a - b) < 40
-                       for a, b in zip(img.getpixel((p.x, p.y)), FARMLAND_RGB, strict=True))
-                   for p in probes if p.distance(poly) < 1)
-        assert hits >= 2, f"outline of {s.request_id} does not sit on the farmland"
+def _svg_geometry(shapes):
+    """The drawn shapes (SVG path data in JPEG pixels) back as one shapely geometry."""
+    parts = []
+    for kind, data in shapes:
+        for piece in filter(None, (p.strip() for p in data.split("M"))):
+            nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", piece)]
+            points = list(zip(nums[::2], nums[1::2], strict=True))
+            parts.append(shapely.Polygon(points) if kind == "area" else
+                         shapely.LineString(points))
+    return shapely.union_all([shapely.make_valid(p) for p in parts])
+
+
+def test_outlines_sit_where_the_element_is_in_the_image(wh, page):
+    """Each drawn outline against the element computed here from staging (EPSG:4326) by
+    pyproj: projected to the image CRS, clipped to the patch, scaled to the JPEG."""
+    from pyproj import Transformer
+
+    rows = {r[0]: r[1:] for r in direct(wh, """
+        select s.request_id, g.epsg, ST_AsWKB(g.geom_native), ST_AsWKB(e.geom), e.kind
+        from preview_samples s join int_patches_gridded g using (patch_id)
+        join stg_osm__elements e using (element_id)""")}
+    checked = 0
+    for s in page.samples:
+        epsg, patch_wkb, element_wkb, kind = rows[s.request_id]
+        project = Transformer.from_crs(4326, epsg, always_xy=True).transform
+        patch = shapely.from_wkb(patch_wkb)
+        x0, y0, x1, y1 = patch.bounds
+        element = shapely.transform(
+            shapely.from_wkb(element_wkb), lambda xy, f=project: np.column_stack(f(*xy.T)))
+        clip = element.intersection(patch)
+        expected = shapely.affinity.affine_transform(
+            clip, [s.width / (x1 - x0), 0, 0, -s.height / (y1 - y0),
+                   -x0 * s.width / (x1 - x0), y1 * s.height / (y1 - y0)])
+        drawn = _svg_geometry(s.shapes)
+        assert all(-0.5 <= v <= 448.5 for v in drawn.bounds)
+        if kind == "area":
+            overlap = drawn.intersection(expected).area / expected.union(drawn).area
+            assert overlap > 0.99, f"{s.request_id}: outline overlaps the element by {overlap}"
+        else:
+            assert drawn.hausdorff_distance(expected) < 1.0, s.request_id
+        checked += 1
+    assert checked == len(page.samples)
 
 
 def test_preview_command(demo, tmp_path):

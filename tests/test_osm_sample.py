@@ -1,23 +1,14 @@
-"""The bundled sample through our staging versus pyosmium's own assembler
-(rsteller_db.osm.crosscheck): equal counts per kind, and the total area (areas) and
-length (lines) per kind within 0.1 %."""
+"""The bundled sample through our staging (the shared sample warehouse) versus pyosmium's
+own assembler (rsteller_db.osm.crosscheck): equal counts per kind, and the total area
+(areas) and length (lines) per kind within 0.1 %."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
-from osm_support import OsmWarehouse
 
-from rsteller_db.osm import ingest_osm
 from rsteller_db.osm.crosscheck import assemble
-from rsteller_db.warehouse import load_spatial
-
-
-@pytest.fixture(scope="module")
-def sample_pbf(tmp_path_factory):
-    from rsteller_db.sample import generate_sample
-
-    return generate_sample(tmp_path_factory.mktemp("sample"), seed=0).pbf
+from rsteller_db.warehouse import Warehouse, load_spatial
 
 
 def measures(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[int, float]]:
@@ -31,17 +22,12 @@ def measures(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, tuple[int,
     return {kind: (n, total) for kind, n, total in rows}
 
 
-def test_sample_matches_pyosmium(sample_pbf, tmp_path):
-    w = OsmWarehouse(tmp_path)
-    try:
-        ingest_osm(w.wh, sample_pbf)
-        w.build()
-        ours = measures(w.wh.con, "stg_osm__elements")
-        ids = set(w.rows("SELECT osm_type, osm_id FROM stg_osm__elements"))
-    finally:
-        w.close()
+def test_sample_matches_pyosmium(sample_files, sample_warehouse):
+    with Warehouse(sample_warehouse, read_only=True) as wh:
+        ours = measures(wh.con, "stg_osm__elements")
+        ids = set(wh.con.execute("SELECT osm_type, osm_id FROM stg_osm__elements").fetchall())
 
-    theirs_rows = assemble(sample_pbf)
+    theirs_rows = assemble(sample_files.pbf)
     con = duckdb.connect()
     load_spatial(con)
     con.execute("CREATE TABLE theirs (kind VARCHAR, osm_type VARCHAR, osm_id BIGINT, wkb BLOB)")

@@ -44,7 +44,8 @@ def test_wheel_holds_the_run_time_files(wheel: Path):
                 packed = f"rsteller_db/_data/{path.relative_to(ROOT).as_posix()}"
                 assert packed in names, f"{packed} is missing from the wheel"
     for path in (ROOT / "rsteller_db").rglob("*"):
-        if path.is_file() and path.suffix in (".py", ".j2") and "__pycache__" not in path.parts:
+        read_at_run_time = path.suffix in (".py", ".j2", ".md")  # code, templates, card notes
+        if path.is_file() and read_at_run_time and "__pycache__" not in path.parts:
             assert path.relative_to(ROOT).as_posix() in names
 
 

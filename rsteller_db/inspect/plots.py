@@ -9,7 +9,7 @@ import shapely
 
 from ..paths import inside
 from ..warehouse import Warehouse
-from .card import ACCEPTED, CardStats
+from .card import CardStats
 
 MAX_PATCH_SQUARES = 20_000  # above this the coverage map draws patch centres, not squares
 COLOURS = {"captioned": "#d9480f", "image only": "#4c6ef5", "gridded": "#adb5bd"}
@@ -79,21 +79,16 @@ def plot_caption_lengths(stats: CardStats, path: Path) -> Path:
 
 
 def _coverage_rows(wh: Warehouse) -> tuple[list, list]:
+    """Image footprints (``stg_naip__images``) and (patch, coverage) of the ``patch_coverage``
+    mart."""
     footprints = []
     if wh.relation_exists("stg_naip__images"):
         footprints = [shapely.from_wkb(r[0]) for r in wh.con.execute(
             "select ST_AsWKB(geom) from stg_naip__images where geom is not null").fetchall()]
     patches = []
-    if wh.relation_exists("int_patches_gridded"):
-        captioned = (f"patch_id in (select patch_id from captions where {ACCEPTED})"
-                     if wh.relation_exists("captions") else "false")
-        imaged = ("patch_id in (select patch_id from patch_images where status = 'ok')"
-                  if wh.relation_exists("patch_images") else "false")
-        patches = wh.con.execute(f"""
-            select ST_AsWKB(geom),
-                   case when {captioned} then 'captioned' when {imaged} then 'image only'
-                        else 'gridded' end
-            from int_patches_gridded where geom is not null""").fetchall()
+    if wh.relation_exists("patch_coverage"):
+        patches = wh.con.execute(
+            "select ST_AsWKB(geom), coverage from patch_coverage").fetchall()
     return footprints, patches
 
 

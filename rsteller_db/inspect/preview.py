@@ -2,13 +2,12 @@
 
 One self-contained page (images embedded as data URIs, no network): for each sample, the
 patch JPEG with the element's outline as an SVG overlay, the element facts from the request
-payload, and the patch's accepted captions with their annotators.
+payload, and the sample's captions with their annotators.
 
-A *sample* is a Task 1/2 request with an accepted caption and a fetched image; the
-``samples`` relation below (a temporary view) is what ``--where`` conditions are checked
-against. The outline is the element's geometry transformed into the image CRS, clipped to
-the patch and scaled to the JPEG's pixels; when the element is not in the warehouse the
-payload's outline (unit square, origin bottom-left) is drawn instead.
+The samples are the ``preview_samples`` mart (sql/40_marts): the exported samples
+(``dataset_samples``) whose image was fetched; ``--where`` conditions are checked against its
+columns. The outline is the mart's ``outline_wkb`` (the element clipped to the patch, in the
+unit square, origin bottom-left), scaled here to the JPEG's pixels.
 """
 
 from __future__ import annotations
@@ -31,34 +30,7 @@ from ..warehouse import Warehouse
 from .card import BUILT_BY
 from .where import checked_query
 
-NEEDS = ("captions", "caption_requests", "int_patches_gridded", "patch_images", "stg_osm__elements")
-SAMPLES = """
-create or replace temp view samples as
-select r.request_id, r.patch_id, g.image_name, g.col, g.row, r.task, r.element_id,
-       r.prompt_name, e.osm_type, e.osm_id, e.kind as element_kind, e.tags, r.payload,
-       c.caption_id, c.text, c.annotator, c.backend, c.run_id, c.created_at,
-       (select count(*) from captions t3
-         where t3.patch_id = r.patch_id and t3.task = 3 and t3.status = 'accepted') as revisions,
-       i.path as image_path
-from caption_requests r
-join captions c on c.request_id = r.request_id and c.status = 'accepted'
-join int_patches_gridded g on g.patch_id = r.patch_id
-join patch_images i on i.patch_id = r.patch_id and i.status = 'ok'
-left join stg_osm__elements e on e.element_id = r.element_id
-where r.task in (1, 2)
-qualify row_number() over (partition by r.request_id order by c.attempt desc, c.caption_id desc) = 1
-"""
-OUTLINES = """
-select s.request_id, ST_XMin(g.geom_native), ST_YMin(g.geom_native),
-       ST_XMax(g.geom_native), ST_YMax(g.geom_native),
-       ST_AsWKB(ST_Intersection(
-           ST_Transform(e.geom, 'EPSG:4326', 'EPSG:' || g.epsg, always_xy := true),
-           g.geom_native))
-from samples s
-join int_patches_gridded g using (patch_id)
-join stg_osm__elements e on e.element_id = s.element_id
-where list_contains(?, s.request_id)
-"""
+RELATION = "preview_samples"
 
 
 @dataclass
@@ -86,7 +58,7 @@ class PreviewResult:
 
 
 def _require(wh: Warehouse) -> None:
-    for name in NEEDS:
+    for name in ("caption_requests", RELATION):
         if not wh.relation_exists(name):
             raise InputError(f"the preview needs `{name}`, which is not built yet: "
                              f"run `{BUILT_BY.get(name, 'rsteller-db build')}`")
@@ -95,8 +67,7 @@ def _require(wh: Warehouse) -> None:
 def sample_columns(wh: Warehouse) -> list[str]:
     """The columns a ``--where`` condition may use."""
     _require(wh)
-    wh.con.execute(SAMPLES)
-    return [r[0] for r in wh.con.execute("describe samples").fetchall()]
+    return [r[0] for r in wh.con.execute(f"describe {RELATION}").fetchall()]
 
 
 def select_samples(wh: Warehouse, *, n: int = 50, task: int | None = None,
@@ -107,7 +78,8 @@ def select_samples(wh: Warehouse, *, n: int = 50, task: int | None = None,
     if task not in (None, 1, 2, 3):
         raise InputError(f"--task must be 1, 2 or 3, got {task}")
     columns = sample_columns(wh)
-    base = checked_query(wh.con, where, "samples", columns) if where else "SELECT * FROM samples"
+    base = (checked_query(wh.con, where, RELATION, columns) if where
+            else f"SELECT * FROM {RELATION}")
     extra = ""
     if task in (1, 2):
         extra = f"where task = {int(task)}"
@@ -141,23 +113,6 @@ def _svg_shapes(geom, x0: float, y0: float, x1: float, y1: float, w: int, h: int
         else:
             out.extend(_svg_shapes(part, x0, y0, x1, y1, w, h))
     return out
-
-
-def _payload_shapes(geometry: dict, w: int, h: int):
-    """The payload's own outline (unit square, origin bottom-left): WKT text or a point list."""
-    outline = geometry.get("outline")
-    try:
-        if isinstance(outline, str):
-            geom = shapely.from_wkt(outline)
-        elif isinstance(outline, list) and len(outline) > 1:
-            coords = [(float(p[0]), float(p[1])) for p in outline]
-            closed = geometry.get("kind") == "area" and len(coords) > 2
-            geom = shapely.Polygon(coords) if closed else shapely.LineString(coords)
-        else:
-            return []
-    except (shapely.errors.ShapelyError, TypeError, ValueError, IndexError):
-        return []
-    return _svg_shapes(geom, 0.0, 0.0, 1.0, 1.0, w, h)
 
 
 def payload_facts(payload: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -203,33 +158,20 @@ def _load_image(path: Path) -> tuple[str, int, int]:
 
 
 def build_samples(wh: Warehouse, rows: list[dict], reporter: Reporter = QUIET):
-    ids = [r["request_id"] for r in rows]
-    outlines = {r[0]: r[1:] for r in wh.con.execute(OUTLINES, [ids]).fetchall()}
-    captions: dict[int, list[tuple[int, str, str]]] = {}
-    for pid, task, annotator, text in wh.con.execute(
-            "select patch_id, task, annotator, text from captions where status = 'accepted' "
-            "and list_contains(?, patch_id) order by patch_id, task, caption_id",
-            [[r["patch_id"] for r in rows]]).fetchall():
-        captions.setdefault(pid, []).append((task, annotator, text))
     samples, skipped = [], []
     for row in reporter.track(rows, "embedding patch images"):
         try:
             path = inside(wh.data_dir, row["image_path"] or "(no path recorded)")
             uri, width, height = _load_image(path)
         except (OSError, ValueError, UnsafePathError) as exc:  # missing, unreadable, outside
-            skipped.append(f"{row['request_id']}: {path} ({exc.__class__.__name__})")
+            skipped.append(f"{row['request_id']}: {row['image_path']} ({exc.__class__.__name__})")
             continue
         payload = json.loads(row["payload"]) if isinstance(row["payload"], str) else row["payload"]
-        payload = payload or {}
+        facts, tags = payload_facts(payload or {})
         shapes = []
-        if row["request_id"] in outlines and outlines[row["request_id"]][4] is not None:
-            *bounds, wkb = outlines[row["request_id"]]
-            shapes = _svg_shapes(shapely.from_wkb(wkb), *bounds, width, height)
-        facts, tags = payload_facts(payload)
-        if not shapes:
-            geometry = payload.get("geometry")
-            geometry = geometry if isinstance(geometry, dict) else payload
-            shapes = _payload_shapes(geometry, width, height)
+        if row["outline_wkb"] is not None:
+            shapes = _svg_shapes(shapely.from_wkb(row["outline_wkb"]), 0.0, 0.0, 1.0, 1.0,
+                                 width, height)
         if not tags and row["tags"]:
             tags = sorted((str(k), str(v)) for k, v in row["tags"].items())
         element = (f"{row['osm_type']} {row['osm_id']}" if row.get("osm_type")
@@ -238,7 +180,7 @@ def build_samples(wh: Warehouse, rows: list[dict], reporter: Reporter = QUIET):
             request_id=row["request_id"], patch_id=row["patch_id"], image_name=row["image_name"],
             task=row["task"], element=element, image_uri=uri, width=width, height=height,
             shapes=shapes, facts=facts, tags=tags,
-            captions=captions.get(row["patch_id"], [])))
+            captions=[(c["task"], c["annotator"], c["text"]) for c in row["captions"]]))
     return samples, skipped
 
 

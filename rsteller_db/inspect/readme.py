@@ -68,8 +68,11 @@ def render_card(stats: CardStats, *, name: str, warehouse: str) -> str:
         undefined=jinja2.StrictUndefined,
     )
     template = env.get_template("card.md.j2")
+    parts: dict[str, list[str]] = {}  # the card's sections, each with its tables in file order
+    for key, section in stats.sections.items():
+        parts.setdefault(section.part, []).append(key)
     return template.render(
-        name=name, warehouse=warehouse, head=stats.headline, labels=LABELS,
+        name=name, warehouse=warehouse, head=stats.headline, labels=LABELS, parts=parts,
         sections=stats.sections, models=stats.models, table=markdown_table,
         size_category=size_category(int(stats.headline.get("patches", 0))),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

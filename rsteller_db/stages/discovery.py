@@ -10,6 +10,9 @@ A stage is one file holding one ``SELECT`` (or ``WITH ... SELECT``) under a head
     -- scope: geom            (optional: what one partition sees of this stage's rows)
     -- slices: raw.osm_elements  (optional: built in slices sized by that relation's rows)
 
+Other ``-- key: value`` lines are kept in ``Stage.header`` for the code that reads the
+relation (the dataset card's ``title``, ``part``, ``plot`` and ``limit``).
+
 What a stage reads is found in its SQL: DuckDB parses it (``json_serialize_sql``) and every
 table it names, less its own CTEs, is an input, and so is every ``setting('key')`` it calls
 (the key must be a literal). Its audits' inputs count too. A stage's fingerprint covers only
@@ -67,6 +70,7 @@ class Stage:
     partition: str | None = None  # 'partition_key' | 'patch_id' | None (built whole)
     scope: str | None = None  # 'image_name' | 'geom' | None (a partition reads it whole)
     slices: str | None = None  # relation whose row count sets the number of slices
+    header: dict[str, str] = field(default_factory=dict, compare=False)  # every `-- key: value`
 
     @property
     def sql_hash(self) -> str:
@@ -199,6 +203,7 @@ def _load_stage(path: Path, layer: str, audits: dict[str, list[Audit]]) -> Stage
         partition=partition,
         scope=scope,
         slices=header.get("slices"),
+        header=header,
     )
 
 
