@@ -196,11 +196,11 @@ def test_rule_sections_match_sql(wh, card):
     judged = dict(q(wh, "select status, count(*) from captions "
                         "where status in ('accepted', 'rejected') group by all"))
     verifier = {r[0]: r[1] for r in card.stats.sections["verifier"].rows}
-    assert verifier["accepted by every rule"] == judged["accepted"]
-    # the demo's rejections name a rule that is not in sql/50_caption_rules/ (any more)
-    assert verifier["rejected by a retired rule"] == judged["rejected"]
+    assert verifier == {"accepted by every rule": judged["accepted"],
+                        "rejected by a format rule": judged["rejected"]}
     rules = card.stats.sections["rules"].rows
-    assert {(r[0], r[1]) for r in rules} == {("retired", "too_few_words")}
+    assert [r[:4] for r in rules] == [("format", "word_count_task12", LOOPBACK_MODEL,
+                                       LOOPBACK_REQUESTS // 3)]
     assert sum(r[3] for r in rules) == judged["rejected"]
     pairs = card.stats.sections["side_by_side"].rows
     both = q(wh, "select request_id from captions where task in (1, 2) group by request_id "
@@ -210,8 +210,16 @@ def test_rule_sections_match_sql(wh, card):
     request, facts, rejected, accepted = pairs[0]
     payload = json.loads(q(wh, f"select payload from caption_requests "
                                f"where request_id = '{request}'")[0][0])
-    assert payload["geometry"].get("size_words", "") in facts
-    assert rejected.endswith("(too_few_words)") and accepted.endswith(")")
+    geometry = payload["geometry"]
+    assert geometry.get("size_words", geometry.get("orientation_words")) in facts
+    assert rejected.endswith("(word_count_task12)") and accepted.endswith(")")
     text = card.readme.read_text()
     assert "### The caption rules and the verifier" in text
-    assert "| retired | too_few_words |" in text
+    assert f"| format | word_count_task12 | {LOOPBACK_MODEL} |" in text
+
+
+def test_runs_record_the_rule_book_that_judged_them(wh):
+    from rsteller_db.caption.rules import load_rules
+
+    books = [json.loads(r) for (r,) in q(wh, "select rules from _meta.caption_runs")]
+    assert books and all(b == {r.name: r.kind for r in load_rules()} for b in books)

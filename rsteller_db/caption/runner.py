@@ -342,6 +342,7 @@ class CaptionRun:
                 }
             ),
             "sampling": json.dumps({**self.backend.sampling.to_dict(), **self.backend.decoding()}),
+            "rules": json.dumps({r.name: r.kind for r in self.rules.rules}),  # the rule book
         }
         self.store.bootstrap()
         self.store.begin_run(record)

@@ -43,8 +43,10 @@ CREATE TABLE IF NOT EXISTS _meta.caption_runs (
     tokens_out BIGINT NOT NULL DEFAULT 0,
     wall_s DOUBLE NOT NULL DEFAULT 0,
     host VARCHAR,                    -- where the run's process ran, and its PID: a later run
-    pid INTEGER                      -- on that host marks a 'running' run whose process is gone 'killed'
+    pid INTEGER,                     -- on that host marks a 'running' run whose process is gone 'killed'
+    rules JSON                       -- the rule book that judged the run: {"rule": "kind", ...}
 );
 -- warehouses created before host/pid were recorded
 ALTER TABLE _meta.caption_runs ADD COLUMN IF NOT EXISTS host VARCHAR;
 ALTER TABLE _meta.caption_runs ADD COLUMN IF NOT EXISTS pid INTEGER;
+ALTER TABLE _meta.caption_runs ADD COLUMN IF NOT EXISTS rules JSON;
