@@ -25,6 +25,7 @@ import duckdb
 from ..errors import InputError
 from ..progress import QUIET, Reporter
 from ..warehouse import Warehouse
+from .history import is_history, load_history
 from .pbf import PbfHeader, read_pbf_header
 
 HASH_CHUNK = 4 * 2**20
@@ -175,7 +176,8 @@ def ingest_osm(wh: Warehouse, path: str | os.PathLike, *, replace: bool = False,
             "or rename the file if it is a different extract"
         )
     old_id = same_name[0] if same_name else None
-    details = {"header": header.to_json(), "path": str(path.resolve())}
+    history = is_history(header)
+    details = {"header": header.to_json(), "path": str(path.resolve()), "history": history}
     reporter.step(f"loading {name} into raw.osm_elements"
                   + (f" (replacing source {old_id})" if old_id else ""))
     con = wh.con
@@ -183,6 +185,7 @@ def ingest_osm(wh: Warehouse, path: str | os.PathLike, *, replace: bool = False,
     try:
         if old_id is not None:
             con.execute("DELETE FROM raw.osm_elements WHERE source_id = ?", [old_id])
+            con.execute("DELETE FROM raw.osm_history WHERE source_id = ?", [old_id])
             con.execute("DELETE FROM _meta.sources WHERE source_id = ?", [old_id])
         source_id = con.execute(
             "INSERT INTO _meta.sources (kind, name, uri, size_bytes, sha256, snapshot_at, details) "
@@ -190,7 +193,10 @@ def ingest_osm(wh: Warehouse, path: str | os.PathLike, *, replace: bool = False,
             [name, path.resolve().as_uri(), size, sha256, header.replication_timestamp,
              json.dumps(details)],
         ).fetchone()[0]
-        counts = _load(wh, path, source_id, reporter)
+        if history:  # every version, with pyosmium (ST_ReadOSM keeps no versions)
+            counts = load_history(wh, path, source_id, reporter)
+        else:
+            counts = _load(wh, path, source_id, reporter)
         details["counts"] = counts
         con.execute("UPDATE _meta.sources SET details = ? WHERE source_id = ?",
                     [json.dumps(details), source_id])

@@ -25,7 +25,8 @@ import uuid
 from ..warehouse import Warehouse
 from .discovery import Stage, sha256_text
 
-SOURCE_KINDS = {"raw.osm_elements": "osm", "raw.naip_images": "naip", "raw.taginfo_wiki": "taginfo"}
+SOURCE_KINDS = {"raw.osm_elements": "osm", "raw.osm_history": "osm", "raw.naip_images": "naip",
+                "raw.taginfo_wiki": "taginfo"}
 
 
 class ExternalInputs:
