@@ -31,9 +31,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))  # export_world
+
+from export_world import synthetic_warehouse  # noqa: E402
 
 from rsteller_db.export import ExportOptions, export_dataset  # noqa: E402
-from rsteller_db.export.synthetic import synthetic_warehouse  # noqa: E402
 from rsteller_db.warehouse import Warehouse  # noqa: E402
 
 

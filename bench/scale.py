@@ -109,8 +109,7 @@ def export_rates(n: int, repeat: int = 3) -> dict:
     import tempfile
 
     from export import clear_outputs, export_once, timed
-
-    from rsteller_db.export.synthetic import synthetic_warehouse
+    from export_world import synthetic_warehouse
 
     rates: dict[str, list[float]] = {"workers_1": [], "workers_2": []}
     with tempfile.TemporaryDirectory(prefix="bench-scale-export-") as tmp:

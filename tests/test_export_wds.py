@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -17,36 +17,73 @@ import pytest
 from _wds_read import rsteller_samples
 from click.testing import CliRunner
 from PIL import Image
+from sample_world import copy_warehouse
 
 from rsteller_db.cli import main
-from rsteller_db.export.synthetic import synthetic_warehouse, texture_jpegs
 
 REPO = Path(__file__).resolve().parents[1]
-PATCHES = 40
-# 11, 22, 33 have no accepted caption; 3 (fetch failed), 4 (file gone), 5 (wrong size) skip
-NOT_CAPTIONED = {11, 22, 33}
-SKIPPED = {3: "image failed", 4: "image file missing", 5: "image is 100x100 px"}
-EXPORTED = [p for p in range(1, PATCHES + 1) if p not in NOT_CAPTIONED and p not in SKIPPED]
+SHARD = 4  # rows per shard: the sample's 19 samples make 5 shards
+SHARDS = [f"train-00000{i}" for i in range(5)]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The copy of the sample warehouse the export tests share: in patch order, the 3rd
+    sample's fetch failed, the 4th's file is gone, the 5th is 100 x 100 px (all three skip),
+    the 6th is a PNG (re-encoded); the others are exported as they are."""
+
+    samples: list[int]  # dataset_samples' patch ids, in export order
+    skipped: dict[int, str]  # patch_id -> how the reason starts
+    png: int
+
+    @property
+    def exported(self) -> list[int]:
+        return [p for p in self.samples if p not in self.skipped]
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("wh") / "rsteller.duckdb"
-    synthetic_warehouse(path, PATCHES, revisions=1)
+def plan_and_warehouse(sample_warehouse, tmp_path_factory) -> tuple[Plan, Path]:
+    path = copy_warehouse(sample_warehouse, tmp_path_factory.mktemp("wh"))
     con = duckdb.connect(str(path))
+    samples = [p for (p,) in con.execute(
+        "SELECT patch_id FROM dataset_samples ORDER BY patch_id").fetchall()]
+    failed, gone, small, png = samples[2:6]
     con.execute("UPDATE patch_images SET status = 'failed', reason = 'earth engine timeout' "
-                "WHERE patch_id = 3")
+                "WHERE patch_id = ?", [failed])
     rows = dict(con.execute("SELECT patch_id, path FROM patch_images").fetchall())
     con.close()
-    (path.parent / rows[4]).unlink()
-    Image.new("RGB", (100, 100), "green").save(path.parent / rows[5], "JPEG")
-    Image.new("RGB", (448, 448), "gray").save(path.parent / rows[6], "PNG")  # re-encoded
-    return path
+    (path.parent / rows[gone]).unlink()
+    Image.new("RGB", (100, 100), "green").save(path.parent / rows[small], "JPEG")
+    Image.new("RGB", (448, 448), "gray").save(path.parent / rows[png], "PNG")  # re-encoded
+    skipped = {failed: "image failed", gone: "image file missing", small: "image is 100x100 px"}
+    return Plan(samples, skipped, png), path
+
+
+@pytest.fixture(scope="module")
+def plan(plan_and_warehouse) -> Plan:
+    return plan_and_warehouse[0]
+
+
+@pytest.fixture(scope="module")
+def warehouse(plan_and_warehouse) -> Path:
+    return plan_and_warehouse[1]
+
+
+def accepted(warehouse: Path, patch_id: int) -> list[tuple]:
+    """(caption_id, task, text, annotator, prompt_hash) of a patch's exported captions, read
+    from `captions` directly: its accepted Task 1/2 caption, then its accepted revisions."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = con.execute("""
+        SELECT caption_id, task, text, annotator, prompt_hash FROM captions
+        WHERE patch_id = ? AND status = 'accepted' ORDER BY task = 3, request_id, caption_id
+        """, [patch_id]).fetchall()
+    con.close()
+    return rows
 
 
 def export(warehouse: Path, out: Path, *args: str):
     result = CliRunner().invoke(main, ["--quiet", "--warehouse", str(warehouse), "export",
-                                       "--out", str(out), "--shard-size", "10", *args])
+                                       "--out", str(out), "--shard-size", str(SHARD), *args])
     return result
 
 
@@ -57,7 +94,7 @@ def files_of(folder: Path) -> dict[str, bytes]:
 def run_cli(warehouse: Path, out: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "rsteller_db", "-q", "--warehouse", str(warehouse), "export",
-         "--out", str(out), "--shard-size", "10"],
+         "--out", str(out), "--shard-size", str(SHARD)],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, **kwargs)
 
 
@@ -69,72 +106,85 @@ def reference(warehouse, tmp_path_factory) -> Path:
     return out
 
 
-def test_rsteller_pipeline_reads_every_sample(reference):
+def test_rsteller_pipeline_reads_every_sample(reference, plan):
     shards = sorted(str(p) for p in reference.glob("train-*.tar"))
-    assert [Path(s).name for s in shards] == [f"train-00000{i}.tar" for i in range(4)]
+    assert [Path(s).stem for s in shards] == SHARDS
     seen = 0
     for image, text in rsteller_samples(shards):
         assert image.size == (448, 448) and image.mode == "RGB"
         assert isinstance(text, str) and len(text.split()) >= 5
         seen += 1
-    assert seen == len(EXPORTED)
+    assert seen == len(plan.exported)
 
 
-def test_members_and_json_follow_rsteller_format(reference):
+def test_members_and_json_follow_rsteller_format(reference, plan, warehouse):
     with tarfile.open(reference / "train-000000.tar") as tar:
         members = tar.getmembers()
         names = [m.name for m in members]
-        doc = json.loads(tar.extractfile("7.json").read())
-    keys = [p for p in EXPORTED if p <= 10]
+        first = plan.exported[0]
+        doc = json.loads(tar.extractfile(f"{first}.json").read())
+    keys = [p for p in plan.samples[:SHARD] if p not in plan.skipped]
     assert names == [f"{k}.{ext}" for k in keys for ext in ("jpg", "json")]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {
         (0, 0, 0, "rsteller", "rsteller")}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    (image_name,) = con.execute("SELECT image_name FROM int_patches_gridded WHERE patch_id = ?",
+                                [first]).fetchone()
+    con.close()
     assert doc == {
-        "metadata": {"patch_id": 7, "image_name": "m_4107502_sw_18_060_20220915"},
-        "annotations": [
-            {"task": 2, "annotator": "mistralai/Mistral-Nemo-Instruct-2407",
-             "text": "A residential road named Road 7 lies in the centre of the view, "
-                     "taking up about a third of it."},
-            {"task": 3, "annotator": "mistralai/Mistral-Nemo-Instruct-2407",
-             "text": "Revision 1 of patch 7: the view centres on one named feature."},
-        ],
+        "metadata": {"patch_id": first, "image_name": image_name},
+        "annotations": [{"task": task, "text": text, "annotator": annotator}
+                        for _, task, text, annotator, _ in accepted(warehouse, first)],
     }
+    assert [a["task"] for a in doc["annotations"]][1:] == [3]
     assert list(doc["annotations"][0]) == ["task", "text", "annotator"]
 
 
-def test_missing_images_are_skipped_and_listed(reference):
-    stats = json.loads((reference / "train-000000_stats.json").read_text())
-    reasons = {item["patch_id"]: item["reason"] for item in stats["skipped"]}
-    assert sorted(reasons) == sorted(SKIPPED)
-    for patch_id, start in SKIPPED.items():
+def test_missing_images_are_skipped_and_listed(reference, plan):
+    reasons = {}
+    for stats in reference.glob("*_stats.json"):
+        reasons |= {i["patch_id"]: i["reason"] for i in json.loads(stats.read_text())["skipped"]}
+    assert sorted(reasons) == sorted(plan.skipped)
+    for patch_id, start in plan.skipped.items():
         assert reasons[patch_id].startswith(start), reasons[patch_id]
     manifest = json.loads((reference / "manifest.json").read_text())
-    assert manifest["samples"] == len(EXPORTED) and manifest["skipped"] == len(SKIPPED)
-    with tarfile.open(reference / "train-000000.tar") as tar:
-        png_patch = Image.open(tar.extractfile("6.jpg"))
+    assert manifest["samples"] == len(plan.exported)
+    assert manifest["skipped"] == len(plan.skipped)
+    with tarfile.open(reference / "train-000001.tar") as tar:
+        png_patch = Image.open(tar.extractfile(f"{plan.png}.jpg"))
         assert png_patch.format == "JPEG" and png_patch.size == (448, 448)
 
 
-def test_sidecars_and_manifest(reference):
+def test_sidecars_and_manifest(reference, plan, warehouse):
     con = duckdb.connect()
     rows = con.execute(
         f"SELECT patch_id, image_name, acquired_on, geom_wkt, element_id, tags, captions "
         f"FROM read_parquet('{reference}/train-*.parquet') ORDER BY patch_id").fetchall()
-    assert [r[0] for r in rows] == EXPORTED
-    patch7 = next(r for r in rows if r[0] == 7)
-    assert str(patch7[2]) == "2022-09-15" and patch7[3].startswith("POLYGON")
-    assert patch7[4] == 72 and {"key": "name", "value": "Road 7"} in patch7[5]
-    assert [c["caption_id"] for c in patch7[6]] == ["7-t2-a1", "7-t3-1-a1"]
-    assert patch7[6][0]["prompt_hash"] == "abc123" and patch7[6][0]["tokens_out"] == 40
+    assert [r[0] for r in rows] == plan.exported
+    one = rows[0]
+    wh = duckdb.connect(str(warehouse), read_only=True)
+    element_id, tags = wh.execute(
+        "SELECT r.element_id, e.tags FROM caption_requests r JOIN stg_osm__elements e "
+        "USING (element_id) WHERE r.patch_id = ?", [one[0]]).fetchone()
+    by_task = dict(wh.execute(f"""
+        SELECT task::VARCHAR, count(*) FROM captions
+        WHERE status = 'accepted' AND list_contains({plan.exported}, patch_id)
+        GROUP BY task""").fetchall())
+    wh.close()
+    assert str(one[2]) == "2022-08-15" and one[3].startswith("POLYGON")
+    assert one[4] == element_id and sorted(map(tuple, (t.values() for t in one[5]))) == sorted(
+        tags.items())
+    captions = accepted(warehouse, one[0])
+    assert [c["caption_id"] for c in one[6]] == [c[0] for c in captions]
+    assert one[6][0]["prompt_hash"] == captions[0][4]
     manifest = json.loads((reference / "manifest.json").read_text())
-    assert [s["name"] for s in manifest["shards"]] == [f"train-00000{i}" for i in range(4)]
+    assert [s["name"] for s in manifest["shards"]] == SHARDS
     assert {s["kind"] for s in manifest["sources"]} == {"osm", "naip"}
     assert "ODbL" in manifest["attribution"]["openstreetmap"]["license"]
     assert manifest["attribution"]["naip"]["license"] == "public domain"
     assert manifest["settings"]["patch_size_px"] == 448
-    areas = sum(1 for p in EXPORTED if p % 2 == 0)  # even patches describe an area (Task 1)
-    assert manifest["captions_by_task"] == {
-        "1": areas, "2": len(EXPORTED) - areas, "3": len(EXPORTED)}
+    assert manifest["captions_by_task"] == by_task
+    assert by_task["3"] == len(plan.exported) == by_task["1"] + by_task["2"]
 
 
 def test_same_warehouse_gives_identical_bytes(warehouse, reference, tmp_path):
@@ -145,7 +195,7 @@ def test_same_warehouse_gives_identical_bytes(warehouse, reference, tmp_path):
 def test_worker_processes_write_the_same_bytes(warehouse, reference, tmp_path):
     result = export(warehouse, tmp_path / "workers", "--workers", "2")
     assert result.exit_code == 0, result.output
-    assert "4 written, 0 kept; 3 skipped" in result.output
+    assert f"{len(SHARDS)} written, 0 kept; 3 skipped" in result.output
     assert files_of(tmp_path / "workers") == files_of(reference)
 
 
@@ -163,7 +213,7 @@ def test_sigkill_mid_shard_then_rerun_is_byte_identical(warehouse, reference, tm
             done = 0
             def advance(self, n=1):
                 Handle.done += n
-                if Handle.done >= 25:  # shards 0 and 1 finished, shard 2 half written
+                if Handle.done >= 2 * {SHARD} + 2:  # shards 0 and 1 done, shard 2 half written
                     os.kill(os.getpid(), signal.SIGKILL)
             def note(self, text):
                 pass
@@ -174,7 +224,8 @@ def test_sigkill_mid_shard_then_rerun_is_byte_identical(warehouse, reference, tm
                 yield Handle()
 
         with Warehouse({str(warehouse)!r}, read_only=True) as wh:
-            export_dataset(wh, {str(out)!r}, ExportOptions(shard_size=10), KillingReporter())
+            export_dataset(wh, {str(out)!r}, ExportOptions(shard_size={SHARD}),
+                           KillingReporter())
     """))
     killed = subprocess.run([sys.executable, str(script)], capture_output=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -191,7 +242,7 @@ def test_sigkill_mid_shard_then_rerun_is_byte_identical(warehouse, reference, tm
 
     rerun = run_cli(warehouse, out)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{4 - len(finished)} written, {len(finished)} kept" in rerun.stdout
+    assert f"{len(SHARDS) - len(finished)} written, {len(finished)} kept" in rerun.stdout
     assert (out / "train-000000.tar").stat().st_mtime_ns == kept
     assert files_of(out) == files_of(reference)
 
@@ -201,8 +252,8 @@ def test_write_error_mid_shard_leaves_no_truncated_shard(warehouse, reference, t
 
     out = tmp_path / "full"
 
-    def small_disk():  # files may not grow past 300 kB: the first shard fails mid-way
-        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+    def small_disk():  # files may not grow past 50 kB: the first shard fails mid-way
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
 
     failed = run_cli(warehouse, out, preexec_fn=small_disk)
     assert failed.returncode == 1
@@ -233,33 +284,36 @@ def test_folder_with_foreign_files_is_refused_unless_overwrite(warehouse, refere
     assert again.exit_code == 1 and "extra.bin" in again.output
 
 
-def test_changed_caption_rewrites_only_its_shard(warehouse, reference, tmp_path):
-    copy = tmp_path / "wh" / "rsteller.duckdb"
-    copy.parent.mkdir()
-    copy.write_bytes(warehouse.read_bytes())
-    os.symlink(warehouse.parent / "images", copy.parent / "images")
+def test_changed_caption_rewrites_only_its_shard(warehouse, plan, reference, tmp_path):
+    copy = copy_warehouse(warehouse, tmp_path)
     out = tmp_path / "out"
     assert export(copy, out).exit_code == 0
+    patch_id = plan.samples[2 * SHARD]  # the first sample of shard 2
+    caption_id = accepted(copy, patch_id)[0][0]
     con = duckdb.connect(str(copy))
-    text = 'A new caption of patch twenty-five: the "Café" by the river \\ bank,\nlong enough.'
-    con.execute("UPDATE captions SET text = ? WHERE caption_id = '25-t2-a1'", [text])
+    text = 'A new caption of this patch: the "Café" by the river \\ bank,\nlong enough.'
+    con.execute("UPDATE captions SET text = ? WHERE caption_id = ?", [text, caption_id])
     con.close()
     result = export(copy, out)
-    assert "1 written, 3 kept" in result.output
+    assert f"1 written, {len(SHARDS) - 1} kept" in result.output
     with tarfile.open(out / "train-000002.tar") as tar:
-        raw = tar.extractfile("25.json").read()
+        raw = tar.extractfile(f"{patch_id}.json").read()
     # quotes, backslash and newline escaped, other characters as UTF-8
     assert json.loads(raw)["annotations"][0]["text"] == text
     assert "Café".encode() in raw and b'\\"Caf' in raw and b"\\n" in raw
     assert files_of(out)["train-000000.tar"] == files_of(reference)["train-000000.tar"]
 
 
-def test_jpeg_quality_reencodes(warehouse, tmp_path):
+def test_jpeg_quality_reencodes(warehouse, plan, tmp_path):
     assert export(warehouse, tmp_path / "q50", "--jpeg-quality", "50").exit_code == 0
-    original = texture_jpegs(8)
+    first = plan.exported[0]
+    con = duckdb.connect(str(warehouse), read_only=True)
+    (path,) = con.execute("SELECT path FROM patch_images WHERE patch_id = ?", [first]).fetchone()
+    con.close()
+    original = (warehouse.parent / path).read_bytes()
     with tarfile.open(tmp_path / "q50" / "train-000000.tar") as tar:
-        data = tar.extractfile("1.jpg").read()
-    assert data not in original and len(data) < min(len(b) for b in original)
+        data = tar.extractfile(f"{first}.jpg").read()
+    assert data != original and len(data) < len(original)
     assert Image.open(io.BytesIO(data)).size == (448, 448)
 
 
@@ -287,18 +341,18 @@ def test_ray_tasks_write_the_same_bytes(warehouse, reference, tmp_path):
     finally:
         ray.shutdown()
     assert result.exit_code == 0, result.output
-    assert "4 written, 0 kept; 3 skipped" in result.output
+    assert f"{len(SHARDS)} written, 0 kept; 3 skipped" in result.output
     assert files_of(tmp_path / "ray") == files_of(reference)
 
 
-def test_a_partition_exports_its_own_samples(warehouse, tmp_path):
-    copy = tmp_path / "wh" / "rsteller.duckdb"
-    copy.parent.mkdir()
-    shutil.copytree(warehouse.parent, copy.parent, dirs_exist_ok=True)
+def test_a_partition_exports_its_own_samples(warehouse, plan, tmp_path):
+    copy = copy_warehouse(warehouse, tmp_path)
     con = duckdb.connect(str(copy))
-    con.execute("ALTER TABLE int_patches_gridded ADD COLUMN partition_key VARCHAR")
     con.execute("UPDATE int_patches_gridded SET partition_key = "
                 "if(patch_id % 2 = 0, 'n41w075', 'n41w076')")
+    even = [p for p in plan.exported if p % 2 == 0]
+    areas = con.execute(f"SELECT count(*) FROM captions WHERE status = 'accepted' AND task = 1 "
+                        f"AND list_contains({even}, patch_id)").fetchone()[0]
     con.close()
     result = export(copy, tmp_path / "even", "--partition", "n41w075")
     assert result.exit_code == 0, result.output
@@ -307,8 +361,7 @@ def test_a_partition_exports_its_own_samples(warehouse, tmp_path):
     for shard in (tmp_path / "even").glob("*.tar"):
         with tarfile.open(shard) as tar:
             keys |= {int(m.name.split(".")[0]) for m in tar.getmembers()}
-    assert keys == {p for p in EXPORTED if p % 2 == 0}
+    assert keys == set(even) and 0 < len(even) < len(plan.exported)
     assert manifest["options"]["partitions"] == ["n41w075"]
-    areas = sum(1 for p in EXPORTED if p % 2 == 0)
-    assert manifest["captions_by_task"]["1"] == areas
-    assert "2" not in manifest["captions_by_task"]
+    assert manifest["captions_by_task"].get("1", 0) == areas
+    assert manifest["captions_by_task"]["3"] == len(even)

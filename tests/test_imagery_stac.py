@@ -324,11 +324,9 @@ BYTES_PER_PATCH = 160_000
 
 
 @pytest.fixture(scope="module")
-def sample_cog(tmp_path_factory) -> Path:
-    from rsteller_db.sample import generate_sample
-
+def sample_cog(sample_files, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sample")
-    raster = generate_sample(root / "town", seed=0).raster
+    raster = sample_files.raster  # the session's sample town (conftest.py)
     return make_cog(raster, root / "cog" / raster.name, compress="JPEG")
 
 

@@ -59,10 +59,8 @@ def test_partitioned_build_equals_the_single_build(region, tmp_path: Path):
     assert table_differences(single, split) == {}
 
 
-def test_partitioned_sample_equals_the_single_sample(tmp_path: Path):
-    from rsteller_db.sample import generate_sample
-
-    files = generate_sample(tmp_path / "sample")
+def test_partitioned_sample_equals_the_single_sample(sample_files, tmp_path: Path):
+    files = sample_files  # the session's sample town (conftest.py)
     single = built(tmp_path, "single", files.pbf, files.raster.parent, single=True)
     split = built(tmp_path, "split", files.pbf, files.raster.parent)
     assert len(partition_counts(split)) == 1

@@ -1,10 +1,14 @@
-"""A synthetic warehouse for export tests and benchmarks.
+"""A warehouse of N exportable samples in seconds, for bench/export.py and bench/scale.py.
 
-It fills the contract tables the exporter reads (``captions``, ``caption_requests``,
-``int_patches_gridded``, ``stg_naip__images``, ``stg_osm__elements``, ``patch_images``,
-``_meta.sources``) and writes real 448 x 448 JPEG patches beside the warehouse, so the
-exporter can be exercised without the imagery and captioning stages. Tables are created only
-when missing; rows use the columns of docs/architecture.md.
+Kept by hand because the benchmarks time the export at 5,000 to 20,000 samples, which the
+real pipeline (a town that large, captions, images fetch) takes minutes to build; the test
+suite uses the sample warehouse the real stages build (tests/sample_world.py) instead.
+
+It fills the upstream relations the export marts read (``caption_requests``,
+``int_patches_gridded``, ``stg_naip__images``, ``stg_osm__elements``) with the columns of
+docs/architecture.md, rows of the tables declared in sql/00_ddl/ (``captions``,
+``patch_images``, ``_meta.sources``), and real 448 x 448 JPEG patches beside the warehouse;
+then it builds the export's marts from their own SQL files.
 """
 
 from __future__ import annotations
@@ -16,34 +20,26 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..warehouse import Warehouse
+from rsteller_db.warehouse import Warehouse
 
 IMAGES = ("m_4107501_ne_18_060_20221108", "m_4107501_nw_18_060_20221108",
           "m_4107502_se_18_060_20220915", "m_4107502_sw_18_060_20220915")
 MART_FILES = ("30_dataset_samples.sql", "32_export_samples.sql")  # what the exporter reads
 ANNOTATORS = ("mistralai/Mistral-Nemo-Instruct-2407", "mistralai/Mistral-Small-Instruct-2409")
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS captions (
-    caption_id VARCHAR, request_id VARCHAR, patch_id BIGINT, task INTEGER, attempt INTEGER,
-    text VARCHAR, annotator VARCHAR, backend VARCHAR, prompt_name VARCHAR, prompt_hash VARCHAR,
-    sampling JSON, status VARCHAR, reject_reason VARCHAR, tokens_in INTEGER, tokens_out INTEGER,
-    latency_s DOUBLE, run_id VARCHAR, created_at TIMESTAMP);
+_UPSTREAM = """
 CREATE TABLE IF NOT EXISTS caption_requests (
     request_id VARCHAR, patch_id BIGINT, task INTEGER, element_id BIGINT, prompt_name VARCHAR,
     payload JSON);
 CREATE TABLE IF NOT EXISTS int_patches_gridded (
     patch_id BIGINT, image_name VARCHAR, col INTEGER, "row" INTEGER, px_x INTEGER, px_y INTEGER,
-    px_size INTEGER, epsg INTEGER, geom_native GEOMETRY, geom GEOMETRY);
+    px_size INTEGER, epsg INTEGER, geom_native GEOMETRY, geom GEOMETRY, partition_key VARCHAR);
 CREATE TABLE IF NOT EXISTS stg_naip__images (
     image_name VARCHAR, acquired_on DATE, epsg INTEGER, gsd_m DOUBLE, width_px INTEGER,
     height_px INTEGER, geom GEOMETRY, native_bounds DOUBLE[], source VARCHAR, uri VARCHAR);
 CREATE TABLE IF NOT EXISTS stg_osm__elements (
     element_id BIGINT, osm_type VARCHAR, osm_id BIGINT, kind VARCHAR,
     tags MAP(VARCHAR, VARCHAR), geom GEOMETRY);
-CREATE TABLE IF NOT EXISTS patch_images (
-    patch_id BIGINT, path VARCHAR, status VARCHAR, reason VARCHAR, attempts INTEGER,
-    fetched_at TIMESTAMP);
 """
 
 # Patches 1..n. Every 11th patch has only a failed caption (not exportable); every 7th has a
@@ -54,7 +50,7 @@ _ROWS = """
 INSERT INTO int_patches_gridded
 SELECT p, $images[1 + p % 4], p % 50, p // 50, (p % 50) * 896, (p // 50) * 896, 448, 26918,
        st_point(500000 + p * 537.6, 4500000), st_makeenvelope(-75 + p * 0.0063, 41.0,
-       -75 + p * 0.0063 + 0.0032, 41.0024)
+       -75 + p * 0.0063 + 0.0032, 41.0024), 'n41.00w076.00'
 FROM range(1, $n + 1) t(p);
 INSERT INTO stg_naip__images
 SELECT name, strptime(right(name, 8), '%Y%m%d')::DATE, 26918, 0.6, 10000, 12000, NULL, NULL,
@@ -135,7 +131,7 @@ def build_synthetic(wh: Warehouse, patches: int, *, revisions: int = 1, distinct
     without filling the disk); otherwise every patch has its own copy.
     """
     con = wh.con
-    con.execute(_DDL)
+    con.execute(_UPSTREAM)  # captions, patch_images: sql/00_ddl, created by the open
     params = {"n": patches, "revisions": revisions, "images": list(IMAGES),
               "annotators": list(ANNOTATORS)}
     for statement in _ROWS.split(";"):
@@ -171,8 +167,8 @@ def synthetic_warehouse(path: Path, patches: int, **kwargs) -> SyntheticWarehous
     import shutil
     import tempfile
 
-    from ..paths import sql_folder
-    from ..stages import LAYERS, build
+    from rsteller_db.paths import sql_folder
+    from rsteller_db.stages import LAYERS, build
 
     with Warehouse(path) as wh, tempfile.TemporaryDirectory() as scratch:
         made = build_synthetic(wh, patches, **kwargs)
