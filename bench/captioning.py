@@ -15,6 +15,7 @@ mode, with and without a grammar, each on its own copy of the same warehouse: th
 attempts accepted, format and verifier rejections, seconds per caption.
 
     python bench/captioning.py --compare           # 2 models x 2 modes x 2 grammars
+    python bench/captioning.py --compare --limit 8 # the first 8 requests of each phase
     python bench/captioning.py --compare --models gemma3-270m --modes completion
 
 Payloads are shaped like the caption_requests mart's. ``--prompts short`` (default) uses the
@@ -33,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -105,15 +107,22 @@ def compare(args) -> None:
                     name = f"{model} {mode} {'grammar' if grammar == 'grammar' else 'free'}"
                     path = folder / f"{len(rows)}.duckdb"
                     shutil.copy(base, path)
-                    summary = run_captions(
-                        path,
-                        CaptionOptions(
-                            backend="local",
-                            model=model,
-                            prompt_mode=mode,
-                            constrain=grammar,
-                            sampling=sampling,
-                        ),
+                    options = CaptionOptions(
+                        backend="local",
+                        model=model,
+                        prompt_mode=mode,
+                        constrain=grammar,
+                        sampling=sampling,
+                    )
+                    # the first --limit Task 1/2 requests, then the revisions of what passed
+                    first = run_captions(path, replace(options, tasks=(1, 2), limit=args.limit))
+                    then = run_captions(path, replace(options, tasks=(3,)))
+                    summary = replace(
+                        first,
+                        accepted=first.accepted + then.accepted,
+                        rejected=first.rejected + then.rejected,
+                        wall_s=first.wall_s + then.wall_s,
+                        rejected_by_reason=first.rejected_by_reason + then.rejected_by_reason,
                     )
                     with duckdb.connect(str(path), read_only=True) as con:
                         by_task = dict(
@@ -161,9 +170,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(EMBEDDED))
     parser.add_argument("--modes", nargs="+", default=["chat", "completion"])
     parser.add_argument("--keep", metavar="DIR", help="keep the compared warehouses in DIR")
+    parser.add_argument("--limit", type=int, help="--compare: at most N requests per config")
     args = parser.parse_args()
     if args.compare:
-        args.max_tokens = max(args.max_tokens, 160)
         compare(args)
         return
     sampling = Sampling(temperature=0.7, top_p=0.95, max_tokens=args.max_tokens)

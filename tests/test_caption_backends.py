@@ -143,20 +143,14 @@ def test_template_back_end_is_deterministic():
             "start_words": "the top-left corner",
             "end_words": "the bottom-right corner",
             "sinuosity_words": "runs straight",
-            "orientation_words": "from northwest to southeast",
+            "orientation_words": "along a northwest-southeast diagonal",
             "length_m": 371.2,
         },
     }
-    jobs = [Job("k", 2, "prompt", 1, payload), Job("k2", 2, "other prompt", 2, payload)]
-    first, second = backend.generate(jobs)
-    assert (
-        first.text
-        == second.text
-        == (
-            "A residential road named Elm Street crosses this aerial view from the top-left "
-            "corner to the bottom-right corner. It runs straight from northwest to southeast. "
-            "About 370 metres of it can be seen. The residential road is easy to follow "
-            "through the surrounding land."
-        )
-    )
+    jobs = [Job("k", 2, "prompt", 1, payload), Job("k2", 2, "other prompt", 1, payload),
+            Job("k3", 2, "prompt", 2, payload)]
+    first, same_seed, other_seed = backend.generate(jobs)
+    assert first.text == same_seed.text != other_seed.text
+    for text in (first.text, other_seed.text):
+        assert "Elm Street" in text and "residential street" in text and "370 metres" in text
     assert first.annotator == "rsteller-db/template"
