@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from . import defaults
 from .errors import RstellerError
 from .paths import warehouse_path
 from .settings import Settings
@@ -55,7 +56,7 @@ def stats(path: str | os.PathLike | None = None, out_dir: str | os.PathLike | No
         return write_card(wh, out_dir, **kwargs).stats
 
 
-def preview(path: str | os.PathLike | None = None, out: str | os.PathLike = "preview.html",
+def preview(path: str | os.PathLike | None = None, out: str | os.PathLike = defaults.PREVIEW_FILE,
             **kwargs):
     """Write the HTML preview of the samples (see ``rsteller_db.inspect.write_preview``)."""
     from .inspect import write_preview

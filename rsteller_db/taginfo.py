@@ -16,6 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import defaults
 from .errors import InputError
 from .progress import QUIET, Reporter
 from .warehouse import Warehouse
@@ -68,7 +69,7 @@ def _open_wiki_db(path: Path) -> sqlite3.Connection:
     return db
 
 
-def ingest_taginfo(wh: Warehouse, path: str | Path, *, lang: str = "en",
+def ingest_taginfo(wh: Warehouse, path: str | Path, *, lang: str = defaults.TAGINFO_LANG,
                    reporter: Reporter = QUIET) -> TaginfoResult:
     """Load the ``lang`` descriptions of ``path`` into ``raw.taginfo_wiki``."""
     path = Path(path)

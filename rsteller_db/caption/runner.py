@@ -34,22 +34,25 @@ from .store import CaptionError, CaptionStore, LockBusy, PendingRequest
 
 @dataclass(frozen=True)
 class CaptionOptions:
-    backend: str = "template"
-    urls: tuple[str, ...] = ()
-    model: str | None = None
+    """Everything a caption run takes; the ``rsteller-db caption`` options read their defaults
+    from here, and the back-end fields default to ``BackendOptions``'s."""
+
+    backend: str = "local"
+    urls: tuple[str, ...] = BackendOptions.urls
+    model: str | None = BackendOptions.model
     tasks: tuple[int, ...] = (1, 2, 3)
     limit: int | None = None
     concurrency: int = 8
     batch_size: int = 16
     retry_rejected: int = 0
     attempted_only: bool = False  # only requests tried before (a fall-back run)
-    sampling: Sampling = Sampling()
-    timeout_s: float = 60.0
-    retries: int = 3
-    backoff_s: float = 0.5
-    chat_format: str = "auto"
-    prompt_mode: str = "auto"
-    constrain: str = "auto"
+    sampling: Sampling = BackendOptions.sampling
+    timeout_s: float = BackendOptions.timeout_s
+    retries: int = BackendOptions.retries
+    backoff_s: float = BackendOptions.backoff_s
+    chat_format: str = BackendOptions.chat_format
+    prompt_mode: str = BackendOptions.prompt_mode
+    constrain: str = BackendOptions.constrain
     commit_rows: int = 256
     commit_every_s: float = 2.0
     lock_wait_s: float = 300.0

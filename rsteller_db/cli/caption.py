@@ -16,6 +16,7 @@ from . import main
 from .common import App, RstellerGroup, emit, format_option
 
 
+# Every default below is CaptionOptions's or Sampling's: declared once, in the library.
 def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     try:
         tasks = tuple(sorted({int(t) for t in value.split(",") if t.strip()}))
@@ -31,7 +32,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     "--backend",
     "-b",
     type=click.Choice(backend_names()),
-    default="local",
+    default=CaptionOptions.backend,
     show_default=True,
     help="Where captions come from: an SGLang server, an OpenAI-compatible server, "
     "the embedded SmolLM2 model, or deterministic templates.",
@@ -51,7 +52,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
 )
 @click.option(
     "--tasks",
-    default="1,2,3",
+    default=",".join(map(str, CaptionOptions.tasks)),
     show_default=True,
     callback=_tasks,
     help="Tasks to caption: 1 area, 2 line, 3 revision of accepted 1/2 captions.",
@@ -60,21 +61,21 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),
-    default=8,
+    default=CaptionOptions.concurrency,
     show_default=True,
     help="Batches in flight at once.",
 )
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
-    default=16,
+    default=CaptionOptions.batch_size,
     show_default=True,
     help="Prompts per call for back ends that take lists (sglang, template).",
 )
 @click.option(
     "--retry-rejected",
     type=click.IntRange(min=0),
-    default=0,
+    default=CaptionOptions.retry_rejected,
     show_default=True,
     help="Ask again, with another seed, up to K times for captions the rules reject.",
 )
@@ -89,34 +90,36 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
 @click.option(
     "--max-tokens",
     type=click.IntRange(min=1),
-    default=160,
+    default=Sampling.max_tokens,
     show_default=True,
     help="Most new tokens per caption.",
 )
 @click.option(
-    "--temperature", type=float, default=0.7, show_default=True, help="Sampling temperature."
+    "--temperature", type=float, default=Sampling.temperature, show_default=True,
+    help="Sampling temperature."
 )
 @click.option(
-    "--top-p", type=float, default=0.95, show_default=True, help="Nucleus sampling threshold."
+    "--top-p", type=float, default=Sampling.top_p, show_default=True,
+    help="Nucleus sampling threshold."
 )
 @click.option(
     "--timeout",
     "timeout_s",
     type=float,
-    default=60.0,
+    default=CaptionOptions.timeout_s,
     show_default=True,
     help="Seconds per HTTP request before it is retried.",
 )
 @click.option(
     "--retries",
     type=click.IntRange(min=0),
-    default=3,
+    default=CaptionOptions.retries,
     show_default=True,
     help="Retries (with backoff) on timeouts, 5xx and dropped connections.",
 )
 @click.option(
     "--chat-format",
-    default="auto",
+    default=CaptionOptions.chat_format,
     show_default=True,
     help="Chat template for sglang /generate: auto (the model's own, from its tokenizer "
     "config), or mistral, chatml, llama3, raw.",
@@ -124,7 +127,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
 @click.option(
     "--prompt-mode",
     type=click.Choice(PROMPT_MODES),
-    default="auto",
+    default=CaptionOptions.prompt_mode,
     show_default=True,
     help="chat: the prompt as one user message in the model's chat template; completion: raw "
     "few-shot text the model continues to the end of the line (base models); auto: the "
@@ -133,7 +136,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
 @click.option(
     "--constrain",
     type=click.Choice(constraints.MODES),
-    default="auto",
+    default=CaptionOptions.constrain,
     show_default=True,
     help="Constrained decoding to one paragraph of allowed characters in the task's word "
     "range: grammar (llama.cpp GBNF; sglang ebnf), regex, json_schema, none; auto: the back "

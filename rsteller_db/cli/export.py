@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import defaults
 from . import main
 from .common import App, RstellerGroup, pass_app
 
@@ -14,21 +15,23 @@ SHOWN_PROBLEMS = 50
 
 
 @main.group(cls=RstellerGroup, invoke_without_command=True)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="wds", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=defaults.EXPORT_FORMAT,
+              show_default=True,
               help="wds: RSTeller tar shards (jpg + json) with parquet sidecars; "
                    "parquet: the metadata table only.")
 @click.option("--out", "out", type=click.Path(path_type=Path), metavar="DIR",
               help="Output folder (created when missing).")
-@click.option("--shard-size", type=int, default=5000, show_default=True,
+@click.option("--shard-size", type=int, default=defaults.SHARD_SIZE, show_default=True,
               help="Samples per shard.")
-@click.option("--split", default="train", show_default=True,
+@click.option("--split", default=defaults.EXPORT_SPLIT, show_default=True,
               help="Split name: shards are <split>-000000.tar, ...")
 @click.option("--jpeg-quality", type=click.IntRange(1, 100), metavar="Q",
               help="Re-encode every image at this quality "
                    "[default: copy cached JPEGs as they are].")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+@click.option("--workers", type=click.IntRange(1, 64), default=defaults.EXPORT_WORKERS,
+              show_default=True,
               help="Processes writing shards in parallel; the bytes do not depend on it.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=defaults.EXPORT_EXECUTOR,
               show_default=True,
               help="ray: shards written by Ray tasks (RAY_ADDRESS names the cluster; --out on "
                    "storage every node mounts); same bytes.")

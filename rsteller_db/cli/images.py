@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .. import defaults
 from ..errors import InputError
 from . import main
 from .common import App, RstellerGroup, emit, format_option, pass_app
@@ -40,7 +41,7 @@ def images() -> None:
 @click.option(
     "--retries",
     type=click.IntRange(min=0),
-    default=2,
+    default=defaults.FETCH_RETRIES,
     show_default=True,
     help="Extra tries for a patch whose read fails, within this run.",
 )
@@ -48,12 +49,13 @@ def images() -> None:
     "--timeout",
     "timeout_s",
     type=click.FloatRange(min=1),
-    default=30.0,
+    default=defaults.FETCH_TIMEOUT_S,
     show_default=True,
     help="Seconds an HTTP request for an image behind a URL may take.",
 )
 @click.option(
-    "--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG quality."
+    "--quality", type=click.IntRange(1, 100), default=defaults.JPEG_QUALITY, show_default=True,
+    help="JPEG quality."
 )
 @click.option("--project", help="Earth Engine project (images ingested with --source gee).")
 @click.option(

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from .. import defaults
 from .common import App, pass_app
 from .ingest import ingest
 
 
 @ingest.command("taginfo")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--lang", default="en", show_default=True,
+@click.option("--lang", default=defaults.TAGINFO_LANG, show_default=True,
               help="Wiki language of the descriptions to load.")
 @pass_app
 def ingest_taginfo_command(app: App, file: Path, lang: str) -> None:

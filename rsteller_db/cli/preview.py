@@ -6,15 +6,17 @@ from pathlib import Path
 
 import click
 
+from .. import defaults
 from . import main
 from .common import App, pass_app
 
 
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("preview.html"),
+              default=Path(defaults.PREVIEW_FILE),
               show_default=True, help="HTML file to write (self-contained: images embedded).")
-@click.option("--n", "n", type=click.IntRange(1, 10_000), default=50, show_default=True,
+@click.option("--n", "n", type=click.IntRange(1, 10_000), default=defaults.PREVIEW_SAMPLES,
+              show_default=True,
               help="Samples to show at most.")
 @click.option("--task", type=click.IntRange(1, 3), default=None,
               help="Only Task 1 (areas) or 2 (lines) samples, or 3: samples with a revision.")

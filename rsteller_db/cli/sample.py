@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import defaults
 from . import main
 from .common import App, pass_app
 
@@ -20,12 +21,13 @@ from .common import App, pass_app
     help="Folder to write into.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Layout seed; same seed, same bytes."
+    "--seed", type=int, default=defaults.SAMPLE_SEED, show_default=True,
+    help="Layout seed; same seed, same bytes."
 )
 @click.option(
     "--size-m",
     type=float,
-    default=3200.0,
+    default=defaults.SAMPLE_SIZE_M,
     show_default=True,
     help="Side of the town square in metres.",
 )

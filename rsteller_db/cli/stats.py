@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .. import defaults
 from . import main
 from .common import App, emit, format_option, pass_app
 
@@ -13,9 +14,9 @@ from .common import App, emit, format_option, pass_app
 @main.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write the dataset card (README.md and PNG plots) into this folder.")
-@click.option("--name", default="RSTeller-style dataset", show_default=True,
+@click.option("--name", default=defaults.CARD_NAME, show_default=True,
               help="Dataset name used as the card's title.")
-@click.option("--top", type=click.IntRange(1, 1000), default=15, show_default=True,
+@click.option("--top", type=click.IntRange(1, 1000), default=defaults.CARD_TOP, show_default=True,
               help="Rows kept in the top-tags and land-use tables.")
 @format_option()
 @pass_app

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import defaults
 from ..paths import inside
 from ..progress import QUIET, Reporter
 from ..warehouse import Warehouse
@@ -50,13 +51,14 @@ PLAN_VERSION = 2  # 2: compact JSON documents written by DuckDB; a folder of ver
 
 @dataclass(frozen=True)
 class ExportOptions:
-    fmt: str = "wds"
-    split: str = "train"
-    shard_size: int = 5000
+    fmt: str = defaults.EXPORT_FORMAT
+    split: str = defaults.EXPORT_SPLIT
+    shard_size: int = defaults.SHARD_SIZE
     jpeg_quality: int | None = None
     overwrite: bool = False
-    workers: int = 1
-    executor: str = "local"  # local: this process (+ --workers processes) | ray: Ray tasks
+    workers: int = defaults.EXPORT_WORKERS
+    # local: this process (+ --workers processes) | ray: Ray tasks
+    executor: str = defaults.EXPORT_EXECUTOR
     partitions: tuple[str, ...] = ()  # only the samples of these partitions
 
     def check(self) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import defaults
 from ..errors import InputError, WarehouseError
 from ..paths import data_dir as data_dir_of
 from ..paths import sql_folder
@@ -168,8 +169,8 @@ def fetch_one(
     window: PatchWindow,
     data_dir: Path,
     *,
-    quality: int = 90,
-    retries: int = 2,
+    quality: int = defaults.JPEG_QUALITY,
+    retries: int = defaults.FETCH_RETRIES,
     backoff_s: float = 0.5,
 ) -> Outcome:
     """Read, encode and store one patch, trying ``1 + retries`` times (``retrying``; an image
@@ -243,11 +244,11 @@ def fetch_images(
     settings: Settings | None = None,
     limit: int | None = None,
     workers: int | None = None,
-    retries: int = 2,
-    quality: int = 90,
+    retries: int = defaults.FETCH_RETRIES,
+    quality: int = defaults.JPEG_QUALITY,
     batch_rows: int = 256,
     backoff_s: float = 0.5,
-    timeout_s: float = 30.0,
+    timeout_s: float = defaults.FETCH_TIMEOUT_S,
     reader_options: dict | None = None,
     reporter: Reporter = QUIET,
     partitions: tuple[str, ...] = (),

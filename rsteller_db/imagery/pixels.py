@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import defaults
 from ..errors import InputError
 from ..paths import inside
 from . import remote
@@ -112,8 +113,8 @@ class RasterioReader(PixelReader):
     def __init__(
         self,
         max_open: int = 32,
-        timeout_s: float = 30.0,
-        retries: int = 2,
+        timeout_s: float = defaults.FETCH_TIMEOUT_S,
+        retries: int = defaults.FETCH_RETRIES,
         backoff_s: float = 0.5,
         **_options,
     ):
@@ -251,7 +252,7 @@ def make_reader(source: str, **options) -> PixelReader:
     return factory(**options)
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+def encode_jpeg(rgb: np.ndarray, quality: int = defaults.JPEG_QUALITY) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()

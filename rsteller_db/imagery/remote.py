@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .. import defaults
 from ..errors import InputError
 
 URL_SCHEMES = ("http", "https", "s3")  # s3: GDAL's /vsis3/, with AWS credentials
@@ -45,7 +46,8 @@ def is_url(uri: str) -> bool:
     return urlsplit(uri).scheme.lower() in URL_SCHEMES
 
 
-def gdal_options(*, timeout_s: float = 30.0, retries: int = 2, backoff_s: float = 0.5) -> dict:
+def gdal_options(*, timeout_s: float = defaults.FETCH_TIMEOUT_S,
+                 retries: int = defaults.FETCH_RETRIES, backoff_s: float = 0.5) -> dict:
     """GDAL configuration for windowed reads of (remote) COGs; harmless for local files."""
     return {
         "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import defaults
 from ..progress import QUIET, Reporter
 from ..stages import discover
 from ..warehouse import Warehouse
@@ -111,7 +112,8 @@ def _lexical(wh: Warehouse, reporter: Reporter) -> Section:
     return Section(LEXICAL, columns, [(k, *acc[k].result()) for k in order], part="Captions")
 
 
-def collect_stats(wh: Warehouse, *, top: int = 15, reporter: Reporter = QUIET) -> CardStats:
+def collect_stats(wh: Warehouse, *, top: int = defaults.CARD_TOP,
+                  reporter: Reporter = QUIET) -> CardStats:
     """The card's numbers, read from the card marts of the open warehouse (read-only is
     enough)."""
     reporter.step("reading the card marts: captions, lengths, tags, land uses, rejections, runs")

@@ -23,6 +23,7 @@ import shapely
 import shapely.errors
 from PIL import Image
 
+from .. import defaults
 from ..errors import InputError, UnsafePathError
 from ..paths import inside
 from ..progress import QUIET, Reporter
@@ -70,7 +71,7 @@ def sample_columns(wh: Warehouse) -> list[str]:
     return [r[0] for r in wh.con.execute(f"describe {RELATION}").fetchall()]
 
 
-def select_samples(wh: Warehouse, *, n: int = 50, task: int | None = None,
+def select_samples(wh: Warehouse, *, n: int = defaults.PREVIEW_SAMPLES, task: int | None = None,
                    where: str | None = None) -> tuple[list[dict], int]:
     """Up to ``n`` samples (a fixed spread over the patches) and how many matched in all."""
     if n < 1:
@@ -193,7 +194,8 @@ def render_preview(samples: list[PreviewSample], *, title: str, query: str, matc
         samples=samples, title=title, query=query, matched=matched)
 
 
-def write_preview(wh: Warehouse, out: str | Path = "preview.html", *, n: int = 50,
+def write_preview(wh: Warehouse, out: str | Path = defaults.PREVIEW_FILE, *,
+                  n: int = defaults.PREVIEW_SAMPLES,
                   task: int | None = None, where: str | None = None,
                   reporter: Reporter = QUIET) -> PreviewResult:
     """Select samples, embed their images and outlines, and write one HTML page."""

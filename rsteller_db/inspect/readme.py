@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from .. import defaults
 from ..errors import InputError
 from ..paths import inside
 from ..progress import QUIET, Reporter
@@ -79,8 +80,8 @@ def render_card(stats: CardStats, *, name: str, warehouse: str) -> str:
     )
 
 
-def write_card(wh: Warehouse, out_dir: str | Path, *, name: str = "RSTeller-style dataset",
-               top: int = 15, reporter: Reporter = QUIET) -> CardFiles:
+def write_card(wh: Warehouse, out_dir: str | Path, *, name: str = defaults.CARD_NAME,
+               top: int = defaults.CARD_TOP, reporter: Reporter = QUIET) -> CardFiles:
     """Compute the statistics and write ``README.md`` and the PNG plots into ``out_dir``."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import defaults
 from .geo import EPSG, PIXEL_M, naip_filename, utm_to_lonlat
 from .town import ORIGIN, build_layout
 
@@ -43,13 +44,14 @@ class SampleFiles:
     features: dict[str, int] = field(default_factory=dict, hash=False)
 
 
-def raster_name(size_m: float = 3200.0) -> str:
+def raster_name(size_m: float = defaults.SAMPLE_SIZE_M) -> str:
     """NAIP-style name of the image: the quarter quad holding the town's centre."""
     lon, lat = utm_to_lonlat(ORIGIN[0] + size_m / 2, ORIGIN[1] + size_m / 2)
     return naip_filename(float(lon), float(lat), zone=18, date=NAIP_DATE)
 
 
-def generate_sample(out_dir: Path, seed: int = 0, size_m: float = 3200.0) -> SampleFiles:
+def generate_sample(out_dir: Path, seed: int = defaults.SAMPLE_SEED,
+                    size_m: float = defaults.SAMPLE_SIZE_M) -> SampleFiles:
     """Write ``town.osm.pbf`` and the matching GeoTIFF into ``out_dir`` (created if needed).
 
     Existing files of the same names are overwritten.

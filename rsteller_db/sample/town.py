@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .. import defaults
 from . import blocks
 from .model import Layout, Tree
 from .shapes import (
@@ -57,7 +58,8 @@ RAIL_TAGS = {"railway": "rail", "name": "Pocono Main Line", "usage": "main", "ga
 RIVER_TAGS = {"waterway": "river", "name": "Mill River"}
 
 
-def build_layout(seed: int = 0, size_m: float = 3200.0) -> Layout:
+def build_layout(seed: int = defaults.SAMPLE_SEED,
+                 size_m: float = defaults.SAMPLE_SIZE_M) -> Layout:
     """Lay out the whole town for ``seed`` in a ``size_m`` square."""
     if size_m < MIN_SIZE_M:
         raise ValueError(f"size_m must be at least {MIN_SIZE_M:g} m, got {size_m:g}")
