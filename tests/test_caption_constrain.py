@@ -55,9 +55,9 @@ def test_back_ends_refuse_a_constraint_they_cannot_send():
         create_backend("local", BackendOptions(constrain="regex"))
     with pytest.raises(BackendError, match="unknown --prompt-mode 'raw'"):
         create_backend("openai", BackendOptions(urls=("http://x",), prompt_mode="raw"))
-    local = create_backend("local", BackendOptions())
-    assert local.decoding() == {"prompt_mode": "chat", "constrain": "grammar"}
-    gemma = create_backend("local", BackendOptions(model="gemma3-270m"))
-    assert gemma.decoding() == {"prompt_mode": "completion", "constrain": "grammar"}
+    smollm2 = create_backend("local", BackendOptions(model="smollm2-135m"))
+    assert smollm2.decoding() == {"prompt_mode": "chat", "constrain": "grammar"}
+    default = create_backend("local", BackendOptions())  # gemma3-270m, a base model
+    assert default.decoding() == {"prompt_mode": "completion", "constrain": "grammar"}
     assert create_backend("sglang", BackendOptions(urls=("http://x",))).constraint == "regex"
     assert create_backend("openai", BackendOptions(urls=("http://x",))).constraint == "none"

