@@ -93,3 +93,13 @@ def test_every_rule_says_why_and_is_covered_here():
     assert all(r["why"].strip() for r in rules)
     covered = {rule for _, _, rule in ELEMENTS} | {"lifecycle_prefix"}
     assert {r["rule"] for r in rules} == covered - {None}
+
+
+def test_the_card_counts_what_each_rule_removed(world):
+    from rsteller_db import stages
+
+    stages.build(world.wh, only=["card_visibility"], force=True)
+    rows = {r["rule"]: (r["elements"], r["patches"]) for r in world.rows("from card_visibility")}
+    assert rows["tunnel"] == (2, 2) and rows["lifecycle_value"] == (3, 3)
+    assert rows["pipeline"] == (1, 1) and rows["route"] == (1, 1)
+    assert sum(n for n, _ in rows.values()) == sum(1 for *_, rule in ELEMENTS if rule)

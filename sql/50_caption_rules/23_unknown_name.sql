@@ -8,13 +8,17 @@
 --      names: sentence starts that are plain words or written in lower case in the prompt or
 --      the caption, and compass points. Only for requests that carry facts.
 with candidates as (
-    select caption_id,
-           cr_names(text, cr_ordinary(text, prompt)) as names,
-           list_concat(cr_fact_names(payload),
-                       cr_words(json_extract_string(payload, '$.caption'))) as allowed
+    select caption_id, payload, cr_tokens(text) as toks, ' ' || coalesce(prompt, '') || ' ' as padded
     from caption_candidates
     where cr_has_facts(payload) or (task = 3 and json_extract_string(payload, '$.caption') is not null)
+),
+names as (
+    select caption_id,
+           cr_names(toks, padded) as names,
+           list_concat(cr_fact_names(payload),
+                       cr_words(json_extract_string(payload, '$.caption'))) as allowed
+    from candidates
 )
 select caption_id
-from candidates
+from names
 where len(list_filter(names, n -> not list_contains(allowed, n))) > 0

@@ -5,18 +5,20 @@
 --      source's names, adds a name the source does not have, or fewer than 30 % of its content
 --      words (5-letter stems) come from the source (a worked example reworded, another scene).
 with pairs as (
-    select caption_id, text, prompt,
+    select caption_id, text, cr_tokens(text) as toks,
            json_extract_string(payload, '$.caption') as source,
+           cr_tokens(json_extract_string(payload, '$.caption')) as source_toks,
+           ' ' || coalesce(prompt, '') || ' ' as padded,
            case when cr_has_facts(payload) then cr_fact_names(payload) end as fact_names
     from caption_candidates
     where task = 3 and json_extract_string(payload, '$.caption') is not null
 ),
 words as (
     select caption_id,
-           list_filter(cr_names(source, cr_ordinary(source, prompt)),
+           list_filter(cr_names(source_toks, padded),
                        n -> fact_names is null or list_contains(fact_names, n))
                as source_names,
-           cr_names(text, cr_ordinary(text, prompt)) as names,
+           cr_names(toks, padded) as names,
            cr_words(source) as source_words,
            cr_words(text) as own_words,
            list_transform(list_distinct(cr_content(cr_words(source))), w -> left(w, 5)) as source_stems,

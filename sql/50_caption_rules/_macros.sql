@@ -48,28 +48,28 @@ create or replace macro cr_fact_measures(payload) as (
     where t.type in ('DOUBLE', 'UBIGINT', 'BIGINT')
       and regexp_matches(t.fullkey, '^\$\.(geometry\.[a-z_0-9]+|patch\.side_m)$'));
 
--- words that are ordinary at a sentence start: plain words, and words the prompt or the
--- caption itself writes in lower case ("Houses ..." when "houses" appears elsewhere)
-create or replace macro cr_ordinary(text, prompt) as list_concat(
-    cr_plain_list(),
-    list_filter(cr_tokens(coalesce(prompt, '') || ' ' || coalesce(text, '')), x -> x = lower(x)));
-
--- the proper-name words of a text: capitalised words, lower case, without a possessive 's.
--- Not names: compass points, and a word at a sentence start that is ordinary or that starts
--- no run of capitalised words ("Dark green trees" is no name, "Silver Pond lies" is one).
-create or replace macro cr_names(text, ordinary) as list_transform(
+-- the proper-name words of a list of tokens (cr_tokens of a text, computed once by the caller),
+-- lower case, without a possessive 's. Not names: compass points, and a word at a sentence
+-- start that starts no run of capitalised words ("Dark green trees" holds no name, "Silver Pond
+-- lies" does) or that is ordinary: a plain word, or written in lower case in the same text or
+-- in ``padded`` (the prompt with a space at each end: " houses " found in it).
+create or replace macro cr_names(toks, padded) as list_transform(
     list_filter(
-        list_transform(cr_tokens(text), (x, i) -> struct_pack(
+        list_transform(toks, (x, i) -> struct_pack(
             w := x,
-            start := i = 1 or regexp_matches(cr_tokens(text)[i - 1], '^[.!?:;"“”]$'),
-            capital_next := coalesce(regexp_matches(cr_tokens(text)[i + 1], '^\p{Lu}'), false))),
+            lw := regexp_replace(lower(x), '[''’]s$', ''),
+            start := i = 1 or regexp_matches(toks[i - 1], '^[.!?:;"“”]$'),
+            capital_next := coalesce(regexp_matches(toks[i + 1], '^\p{Lu}'), false))),
         s -> regexp_matches(s.w, '^\p{Lu}')
-             and not list_contains(cr_compass_list(), lower(s.w))
+             and not list_contains(cr_compass_list(), s.lw)
              and not (s.start and (not s.capital_next
-                                   or list_contains(ordinary, regexp_replace(lower(s.w), '[''’]s$', ''))))),
-    s -> regexp_replace(lower(s.w), '[''’]s$', ''));
+                                   or list_contains(cr_plain_list(), s.lw)
+                                   or list_contains(toks, s.lw)
+                                   or contains(padded, ' ' || s.lw || ' ')))),
+    s -> s.lw);
 
--- runs of n words, each as one string
+-- runs of n words, each as one string (``words`` is read inside a lambda: pass a column, not
+-- an expression, or it is evaluated again for every run)
 create or replace macro cr_grams(words, n) as
     list_transform(range(1, len(words) - n + 2), i -> array_to_string(words[i:i + n - 1], ' '));
 
