@@ -35,7 +35,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     default=CaptionOptions.backend,
     show_default=True,
     help="Where captions come from: an SGLang server, an OpenAI-compatible server, "
-    "the embedded SmolLM2 model, or deterministic templates.",
+    "an embedded model (Gemma-3-270M by default, see --model), or deterministic templates.",
 )
 @click.option(
     "--url",
