@@ -35,6 +35,17 @@ POSITION_FORMS = {
     "the top middle": ("the upper middle", "the top centre"),
     "the bottom middle": ("the lower middle", "the bottom centre"),
     "the center": ("the very center", "the middle"),
+    "the middle of the left side": ("the middle of the left side", "the left edge, halfway up",
+                                    "the centre of the left side"),
+    "the middle of the right side": ("the middle of the right side",
+                                     "the right edge, halfway up", "the centre of the right side"),
+}
+# other ways to say a course (descriptor_words: orientation)
+COURSE_FORMS = {
+    "along an east-west line": ("on an east-west line", "following an east-west line"),
+    "along a north-south line": ("on a north-south line", "following a north-south line"),
+    "along a southwest-northeast diagonal": ("on a southwest-northeast diagonal",),
+    "along a northwest-southeast diagonal": ("on a northwest-southeast diagonal",),
 }
 
 
@@ -140,8 +151,11 @@ class _Writer:
         return chosen() if callable(chosen) else chosen
 
     def reword(self, phrase: str) -> str:
-        """A fact phrase of ours with its closing "of the view" in this caption's word."""
-        return re.sub(r"\bof the view\b", f"of the {self.view}", phrase)
+        """A fact phrase of ours (descriptor_words) in this caption's words: its closing "of the
+        view" and an opening "about" said another way."""
+        phrase = re.sub(r"\bof the view\b", f"of the {self.view}", phrase)
+        about = self.pick("about", "roughly", "around", "approximately", "some")
+        return re.sub(r"^about\b", about, phrase)
 
     def place(self, where: str) -> str:
         """A position phrase in one of its equivalent forms."""
@@ -267,7 +281,7 @@ def area_caption(payload: dict, seed: int = 0, names: set[str] | None = None,
     )]
     w.pronoun_ok = True
     sentences += w.looks()
-    if len(w.kind.looks) > 2 and (w.source is not None or w.rng.random() < 0.5):
+    if len(w.kind.looks) > 2 and (w.source is not None or w.rng.random() < 0.9):
         sentences += w.looks()
     size = _words(g.get("size_words"))
     if size:
@@ -312,6 +326,8 @@ def line_caption(payload: dict, seed: int = 0, names: set[str] | None = None,
     )]
     w.pronoun_ok = True
     course, heading = _words(g.get("sinuosity_words")), _words(g.get("orientation_words"))
+    if heading in COURSE_FORMS:
+        heading = w.pick(heading, *COURSE_FORMS[heading])
     if course or heading:
         course = course or "runs"
         sentences.append(w.pick(
