@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ..errors import WarehouseError
+from ..warehouse import wait_for_lock
 
 
 class BatchCommitter:
@@ -56,21 +57,14 @@ class BatchCommitter:
         import pyarrow as pa
 
         batch = pa.Table.from_pylist([dict(zip(self.columns, r, strict=True)) for r in self.rows])
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.1
-        while True:
-            try:
-                con = duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise WarehouseError(
-                        f"cannot commit to {self.path}: {str(exc).splitlines()[0]}; "
-                        "the results of this batch were not saved, re-run the command to redo them"
-                    ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-                continue
-            break
+        try:  # the project's lock-wait policy: another process may hold the file for a while
+            con = wait_for_lock(lambda: duckdb.connect(str(self.path)), self.path,
+                                self.lock_timeout_s)
+        except (duckdb.Error, WarehouseError) as exc:
+            raise WarehouseError(
+                f"cannot commit to {self.path}: {str(exc).splitlines()[0]}; "
+                "the results of this batch were not saved, re-run the command to redo them"
+            ) from exc
         try:
             con.register("_batch", batch)
             cols = ", ".join(self.columns)
