@@ -22,8 +22,6 @@ from ..progress import QUIET, Reporter
 from .outdir import MANIFEST
 from .writers import ExportError
 
-HASH_CHUNK = 1 << 20
-
 
 @dataclass
 class VerifyReport:
@@ -38,11 +36,8 @@ class VerifyReport:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(HASH_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def document_problems(key: str, document) -> list[str]:

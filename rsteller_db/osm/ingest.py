@@ -28,8 +28,6 @@ from ..warehouse import Warehouse
 from .history import is_history, load_history
 from .pbf import PbfHeader, read_pbf_header
 
-HASH_CHUNK = 4 * 2**20
-
 
 @dataclass
 class OsmSource:
@@ -50,14 +48,25 @@ class OsmSource:
         return self.header.replication_timestamp if self.header else None
 
 
+class _Counted:
+    """A binary file whose reads advance a progress bar (for ``hashlib.file_digest``)."""
+
+    def __init__(self, fh, advance):
+        self.fh, self.advance = fh, advance
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.fh.readinto(buffer)
+        self.advance(n or 0)
+        return n
+
+
 def file_sha256(path: Path, reporter: Reporter = QUIET) -> str:
-    digest = hashlib.sha256()
     size = path.stat().st_size
     with reporter.bar(f"hashing {path.name}", total=size) as bar, path.open("rb") as fh:
-        while chunk := fh.read(HASH_CHUNK):
-            digest.update(chunk)
-            bar.advance(len(chunk))
-    return digest.hexdigest()
+        return hashlib.file_digest(_Counted(fh, bar.advance), "sha256").hexdigest()
 
 
 def _existing(wh: Warehouse, sha256: str, name: str) -> tuple[tuple | None, tuple | None]:
