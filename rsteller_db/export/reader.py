@@ -36,39 +36,6 @@ PARTITION_FILTER = ("WHERE patch_id IN (SELECT patch_id FROM int_patches_gridded
 HIDDEN = [DIGEST, DOCUMENT]  # columns the export uses that are not metadata
 DEFAULT_JPEG_QUALITY = 95
 
-# Start-of-frame markers of every JPEG coding process (not DHT C4, JPG C8, DAC CC).
-_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
-
-
-def jpeg_shape(data: bytes) -> tuple[int, int, int] | None:
-    """(width, height, components) from a JPEG's frame header; None when it is not a JPEG.
-
-    Reading the header is enough to pass a cached patch through unchanged, and much cheaper
-    than opening it with Pillow.
-    """
-    if data[:2] != b"\xff\xd8":
-        return None
-    i, n = 2, len(data)
-    while i + 4 <= n:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            i += 2
-            continue
-        if marker in _SOF and i + 10 <= n:
-            height = int.from_bytes(data[i + 5:i + 7], "big")
-            width = int.from_bytes(data[i + 7:i + 9], "big")
-            return width, height, data[i + 9]
-        if marker == 0xDA:  # scan data before any frame header: not a usable JPEG
-            return None
-        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-    return None
-
-
 class SkipSample(Exception):
     """The patch cannot be exported (its image is missing or unusable); the reason says why."""
 
@@ -204,9 +171,8 @@ class SampleMaker:
         except OSError as exc:
             raise SkipSample(f"image unreadable: {exc.strerror or exc}") from exc
         size = self.patch_size_px
-        if self.jpeg_quality is None and jpeg_shape(data) == (size, size, 3):
-            return data
         try:
+            # Pillow reads the header only; a cached JPEG of the right size passes unchanged
             with Image.open(io.BytesIO(data)) as image:
                 if image.size != (size, size):
                     w, h = image.size

@@ -249,19 +249,12 @@ class _Finisher:
         self._pool.shutdown(wait=True)
 
 
-def _worker_init() -> None:
-    """Worker processes never need torch; webdataset imports it when present (seconds)."""
-    import sys
-
-    sys.modules.setdefault("torch", None)  # webdataset falls back to its stand-ins
-
-
 class _Pool:
     """Shards written by worker processes, at most ``workers`` + 1 in flight (flat memory)."""
 
     def __init__(self, workers: int, advance: Callable[[int], None]):
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+        self._pool = ProcessPoolExecutor(workers, mp_context=context)
         self._limit = workers + 1
         self._running: dict[Future, ShardJob] = {}
         self._advance = advance

@@ -239,23 +239,6 @@ class ParquetWriter(ShardWriter):
             self._path.with_name(self._path.name + TMP_SUFFIX).unlink(missing_ok=True)
 
 
-def _tar_writer():
-    """webdataset's ``TarWriter``, writing the archive in plain ``"w"`` mode.
-
-    For a file object ``TarWriter`` picks tarfile's stream mode (``"w|"``), which re-buffers
-    every member in 10 kB slices and costs as much CPU as the rest of the export. Plain mode
-    writes the same bytes directly (our file object reports its position).
-    """
-    from webdataset import TarWriter
-
-    class PlainTarWriter(TarWriter):
-        @staticmethod
-        def tarmode(fileobj, compress=None) -> str:
-            return "w"
-
-    return PlainTarWriter
-
-
 @register
 class WdsWriter(ShardWriter):
     """``<stem>.tar`` in RSTeller's layout (``{key}.jpg``, ``{key}.json``) + a parquet sidecar."""
@@ -269,17 +252,21 @@ class WdsWriter(ShardWriter):
 
     def open(self, stem: Path) -> None:
         self._out = AtomicFile(stem.with_name(stem.name + ".tar"))
-        self._tar = _tar_writer()(self._out, user=TAR_OWNER, group=TAR_OWNER, mode=TAR_MODE,
-                                  encoder=False, mtime=TAR_MTIME)
-        # TarWriter takes a format but does not hand it to tarfile. Plain ustar headers are the
-        # bytes tarfile writes for our short ASCII names anyway, built without the pax checks.
-        self._tar.tarstream.format = tarfile.USTAR_FORMAT
-        self._tar.tarstream.copybufsize = TAR_COPY_BUFFER
+        # tarfile itself, in plain "w" mode (our file object reports its position; the stream
+        # mode "w|" that webdataset's TarWriter picks re-buffers every member in 10 kB slices).
+        # Plain ustar headers are the bytes tarfile writes for our short ASCII names anyway,
+        # built without the pax checks. The members are what webdataset writes: <key>.<ext>
+        # in sorted order of the extensions, with a fixed owner, mode and mtime.
+        self._tar = tarfile.open(fileobj=self._out, mode="w", format=tarfile.USTAR_FORMAT)
+        self._tar.copybufsize = TAR_COPY_BUFFER
         self._sidecar.open(stem)
 
     def write(self, sample: Sample) -> None:
-        self._tar.write(
-            {"__key__": sample.key, "jpg": sample.jpeg, "json": sample.document})
+        for ext, data in (("jpg", sample.jpeg), ("json", sample.document)):
+            member = tarfile.TarInfo(f"{sample.key}.{ext}")
+            member.size, member.mtime, member.mode = len(data), TAR_MTIME, TAR_MODE
+            member.uname = member.gname = TAR_OWNER
+            self._tar.addfile(member, io.BytesIO(data))
         self._sidecar.write(sample)
 
     def close(self) -> list[AtomicFile]:
