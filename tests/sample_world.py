@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from _llm_servers import _JsonHandler, _Server, chat_reply
 from click.testing import CliRunner
 
 from rsteller_db.caption.backends.template import area_caption, line_caption
@@ -28,7 +27,7 @@ from rsteller_db.cli import main
 from rsteller_db.sample import SampleFiles
 from rsteller_db.warehouse import Warehouse
 
-LOOPBACK_MODEL = "loopback-model"
+LOOPBACK_MODEL = "loopback-model"  # the model _llm_servers' handlers list
 LOOPBACK_REQUESTS = 9  # Task 1/2 requests sent to the loopback server: 3 accepted, 3 rejected,
 #                        3 failed
 REJECTED_TEXT = "Farmland."  # too few words: word_count_task12 rejects it
@@ -42,41 +41,19 @@ def run(warehouse: Path, *args: str, exit_code: int = 0) -> str:
     return result.output
 
 
-class _Loopback(BaseHTTPRequestHandler):
+class _Loopback(_JsonHandler):
     """/v1/models and /v1/chat/completions; the answer to the n-th prompt is chosen by n % 3."""
 
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, status: int, data: dict) -> None:
-        body = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self):
-        self._reply(200, {"object": "list", "data": [{"id": LOOPBACK_MODEL, "object": "model"}]})
-
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][0]["content"]
-        state = self.server
+        prompt = self.body()["messages"][0]["content"]
+        state = self.server.state
         with state.lock:
-            n = state.count
-            state.count += 1
+            n = sum(state.hits.values())
+            state.hits[prompt] += 1
         if n % 3 == 2:
-            return self._reply(500, {"error": "loopback: overloaded"})
+            return self.reply(500, {"error": "loopback: overloaded"})
         text = state.answers.get(prompt, REJECTED_TEXT) if n % 3 == 0 else REJECTED_TEXT
-        self._reply(200, {
-            "object": "chat.completion", "model": LOOPBACK_MODEL,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(text.split())},
-        })
+        self.reply(200, chat_reply(LOOPBACK_MODEL, text, prompt))
 
 
 def _faithful_answers(warehouse: Path) -> dict[str, str]:
@@ -100,21 +77,12 @@ def build_sample_warehouse(sample: SampleFiles, folder: Path) -> Path:
     run(warehouse, "ingest", "osm", str(sample.pbf))
     run(warehouse, "ingest", "naip", "--source", "local", str(sample.raster.parent))
     run(warehouse, "build")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Loopback)
-    server.daemon_threads = True
-    server.lock, server.count = threading.Lock(), 0
-    server.answers = _faithful_answers(warehouse)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        out = run(warehouse, "caption", "--backend", "openai", "--url", url, "--tasks", "1,2",
-                  "--limit", str(LOOPBACK_REQUESTS), "--retries", "0", "--concurrency", "1",
-                  exit_code=2)  # the failed requests make the run exit 2
+    with _Server(_Loopback) as server:
+        server.answers = _faithful_answers(warehouse)
+        out = run(warehouse, "caption", "--backend", "openai", "--url", server.url, "--tasks",
+                  "1,2", "--limit", str(LOOPBACK_REQUESTS), "--retries", "0", "--concurrency",
+                  "1", exit_code=2)  # the failed requests make the run exit 2
         assert f"{LOOPBACK_REQUESTS // 3} request(s) failed" in out, out
-    finally:
-        server.shutdown()
-        server.server_close()
     run(warehouse, "caption", "--backend", "template", "--retry-rejected", "2")
     run(warehouse, "images", "fetch")
     return warehouse
