@@ -17,6 +17,14 @@ from .common import App, RstellerGroup, emit, format_option
 
 
 # Every default below is CaptionOptions's or Sampling's: declared once, in the library.
+prompts_option = click.option(
+    "--prompts",
+    "prompts_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of the prompt templates [default: prompts/ of the project].",
+)
+
+
 def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     try:
         tasks = tuple(sorted({int(t) for t in value.split(",") if t.strip()}))
@@ -142,12 +150,7 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     "range: grammar (llama.cpp GBNF; sglang ebnf), regex, json_schema, none; auto: the back "
     "end's native form (local grammar, sglang regex, openai none).",
 )
-@click.option(
-    "--prompts",
-    "prompts_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder of the prompt templates [default: prompts/ of the project].",
-)
+@prompts_option
 @format_option()
 @click.pass_context
 def caption(
@@ -240,12 +243,7 @@ def caption(
     help="Judge the --check caption against this request's payload and rendered prompt in "
     "the warehouse (caption_requests or revision_requests), as a caption run does.",
 )
-@click.option(
-    "--prompts",
-    "prompts_dir",
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="Folder of the prompt templates, for --request [default: prompts/ of the project].",
-)
+@prompts_option
 @format_option()
 @click.pass_context
 def rules(
