@@ -15,7 +15,6 @@ from ..paths import PROMPTS_DIR
 from . import main
 from .common import App, RstellerGroup, emit, format_option
 
-
 # Every default below is CaptionOptions's or Sampling's: declared once, in the library.
 prompts_option = click.option(
     "--prompts",
