@@ -24,6 +24,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, ax, title: str, path: Path) -> Path:
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def _empty(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#868e96")
     ax.set_xticks([])
@@ -49,11 +57,7 @@ def plot_task_annotator(stats: CardStats, path: Path) -> Path:
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
         ax.set_ylabel("accepted captions")
         ax.legend(fontsize=8, frameon=False)
-    ax.set_title("Captions by task and annotator")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, "Captions by task and annotator", path)
 
 
 def plot_caption_lengths(stats: CardStats, path: Path) -> Path:
@@ -71,11 +75,7 @@ def plot_caption_lengths(stats: CardStats, path: Path) -> Path:
         ax.set_xlabel("words per caption")
         ax.set_ylabel("captions")
         ax.legend(frameon=False)
-    ax.set_title("Caption length")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, "Caption length", path)
 
 
 def _coverage_rows(wh: Warehouse) -> tuple[list, list]:
@@ -125,11 +125,7 @@ def plot_coverage(wh: Warehouse, path: Path) -> Path:
         ax.set_ylabel("latitude")
         ax.legend(fontsize=8, loc="upper right")
         ax.ticklabel_format(useOffset=False)
-    ax.set_title("Patch coverage over the image footprints")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, "Patch coverage over the image footprints", path)
 
 
 def write_plots(wh: Warehouse, stats: CardStats, out_dir: Path) -> list[Path]:
