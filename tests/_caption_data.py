@@ -8,6 +8,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+
 from rsteller_db import stages
 from rsteller_db.paths import PROMPTS_DIR
 from rsteller_db.warehouse import Warehouse
@@ -175,22 +177,20 @@ def make_warehouse(path: Path, n: int, *, injection_every: int = 0, revisions: b
             "CREATE TABLE caption_requests (request_id VARCHAR PRIMARY KEY, patch_id BIGINT, "
             "task INTEGER, element_id BIGINT, prompt_name VARCHAR, payload JSON)"
         )
-        rows = []
+        columns: dict[str, list] = {k: [] for k in ("request_id", "patch_id", "task",
+                                                     "element_id", "prompt_name", "payload")}
         for i in range(1, n + 1):
             name = INJECTION if injection_every and i % injection_every == 0 else None
             task = 1 if i % 2 else 2
             payload = area_payload(i, name) if task == 1 else line_payload(i, name)
-            rows.append(
-                (
-                    f"{i}-t{task}",
-                    i,
-                    task,
-                    i * 10 + 2,
-                    "task1_area" if task == 1 else "task2_line",
-                    json.dumps(payload),
-                )
-            )
-        wh.con.executemany("INSERT INTO caption_requests VALUES (?, ?, ?, ?, ?, ?)", rows)
+            for key, value in zip(columns, (
+                f"{i}-t{task}", i, task, i * 10 + 2,
+                "task1_area" if task == 1 else "task2_line", json.dumps(payload),
+            ), strict=True):
+                columns[key].append(value)
+        wh.con.register("new_requests", pa.table(columns))
+        wh.con.execute("INSERT INTO caption_requests SELECT * FROM new_requests")
+        wh.con.unregister("new_requests")
         if revisions:
             stages.build(wh, only=["revision_requests"])
     return path

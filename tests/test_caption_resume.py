@@ -4,6 +4,7 @@ the next run captions only what is missing, every request exactly once."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,10 +12,12 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from _caption_data import make_warehouse, write_prompts
 from _llm_servers import echo_server  # noqa: F401 (fixture)
 
 from rsteller_db.caption import CaptionOptions, run_captions
+from rsteller_db.caption.rules import RULES_DIR
 from rsteller_db.paths import PROJECT_ROOT
 
 N = 160
@@ -110,3 +113,66 @@ def test_concurrent_query_then_sigkill_then_resume_captions_each_request_once(
     assert per_request == (N, N, 1, 1, True)
     # the killed run never closed its record; the next run found its process gone
     assert runs == [("killed", proc.pid), ("finished", os.getpid())]
+
+
+UNLUCKY_RULE = """-- rule: first_try_unlucky
+-- tasks: 1,2,3
+-- why: test rule: rejects the first attempt of one request in 50, so retries cross the kill.
+select caption_id from caption_candidates
+where caption_id like '%-a1' and hash(request_id) % 50 = 0
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_at_50k_requests_then_resume_gives_one_accepted_caption_each(tmp_path):
+    """At a size where streaming matters: the template back end, killed by SIGKILL after 10,000
+    commits, then resumed. The rules are a small set (the runner is under test, not the rules)
+    with one that rejects first attempts now and then, and --retry-rejected 1."""
+    n = 50_000
+    path = make_warehouse(tmp_path / "w.duckdb", n, revisions=False)
+    prompts = write_prompts(tmp_path / "prompts")
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shutil.copy(RULES_DIR / "01_empty_text.sql", rules)
+    (rules / "02_first_try_unlucky.sql").write_text(UNLUCKY_RULE)
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    cmd = [sys.executable, "-m", "rsteller_db", "-q", "-w", str(path), "caption",
+           "--backend", "template", "--tasks", "1,2", "--retry-rejected", "1",
+           "--prompts", str(prompts), "--rules", str(rules)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while (_count(path) or 0) < 10_000:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run did not commit 10,000 captions in 300 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    with duckdb.connect(str(path), read_only=True) as con:
+        accepted_before, rejected_before = con.execute(
+            "select count(*) filter (where status = 'accepted'), "
+            "count(*) filter (where status = 'rejected') from captions").fetchone()
+    assert 10_000 <= accepted_before < n and rejected_before > 0
+
+    summary = run_captions(path, CaptionOptions(
+        backend="template", tasks=(1, 2), retry_rejected=1, prompts_dir=prompts, rules_dir=rules))
+    assert summary.requests == n - accepted_before
+    assert summary.failed == 0
+    with duckdb.connect(str(path), read_only=True) as con:
+        per_request = con.execute(
+            "select count(*), count(distinct request_id), min(accepted), max(accepted), "
+            "count(*) filter (where rejected > 0), bool_and(rejected = 0 or accepted_attempt = 2)"
+            " from (select request_id, count(*) filter (where status = 'accepted') as accepted,"
+            " count(*) filter (where status = 'rejected') as rejected,"
+            " max(attempt) filter (where status = 'accepted') as accepted_attempt"
+            " from captions group by request_id)"
+        ).fetchone()
+        runs = con.execute("select status from _meta.caption_runs order by started_at").fetchall()
+    assert per_request[:4] == (n, n, 1, 1)  # every request, each with exactly one accepted
+    assert 500 < per_request[4] < 1500 and per_request[5]  # the unlucky ones: accepted at try 2
+    assert runs == [("killed",), ("finished",)]

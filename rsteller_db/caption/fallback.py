@@ -99,6 +99,7 @@ def run_with_fallback(
             attempted_only=True,
             prompts_dir=options.prompts_dir,
             rules_dir=options.rules_dir,
+            where=options.where,
             lock_wait_s=options.lock_wait_s,
         )
         out.fallback.append(run_captions(path, takeover, settings=settings, reporter=reporter))

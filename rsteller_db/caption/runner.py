@@ -1,11 +1,21 @@
-"""The caption run: pending requests -> prompts -> back end (bounded, batched) -> rules -> rows.
+"""The caption run: pending requests -> prompts -> back end -> rules -> rows, streamed.
 
 A run goes in phases: Task 1/2 requests first, then the Task 3 revisions of the captions the
-first phase accepted. Within a phase, prompts are sorted by their text so requests sharing the
-instructions and examples reach the server together (prefix caches), and at most
-``concurrency`` batches are in flight. Results are checked by the quality rules and committed
-every ``commit_rows`` captions or ``commit_every_s`` seconds; a killed run loses only what was
-in flight or not yet committed, and the next run asks only for what is missing.
+first phase accepted. Within a phase three threads share the work:
+
+- the feeder reads the pending requests chunk by chunk (``pending.PendingRequests``), renders
+  their prompts and sorts each chunk by prompt text, so requests sharing the instructions and
+  examples reach the server together (llama.cpp's and SGLang's prefix caches); it stays at most
+  ``QUEUED_CHUNKS`` chunks ahead, so memory does not grow with the number of requests;
+- the dispatcher (the calling thread) keeps ``concurrency`` batches in flight per server and
+  hands every answer to the committer;
+- the committer checks the answers with the quality rules (``RuleBook``, once per committed
+  batch) and stores them, the first batch at once, then every ``commit_every_s`` seconds or
+  ``commit_rows`` answers; rejected answers that earn another attempt go back to the dispatcher.
+
+The warehouse is held only while a chunk is read (read-only) or a batch is committed. A killed
+run loses only what was in flight or not yet committed; the next run asks only for what is
+missing.
 """
 
 from __future__ import annotations
@@ -13,12 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import socket
+import threading
 import time
 import uuid
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -27,9 +39,12 @@ from ..paths import PROMPTS_DIR
 from ..progress import QUIET, Reporter
 from ..settings import Settings, load_settings
 from .backends import Backend, BackendOptions, Completion, Job, Sampling, create_backend
+from .pending import PendingRequest, PendingRequests
 from .render import render_request
 from .rules import RULES_DIR, Candidate, RuleBook
-from .store import CaptionError, CaptionStore, LockBusy, PendingRequest
+from .store import CaptionError, CaptionStore
+
+QUEUED_CHUNKS = 2  # rendered chunks the feeder keeps ready ahead of the dispatcher
 
 
 @dataclass(frozen=True)
@@ -53,11 +68,18 @@ class CaptionOptions:
     chat_format: str = BackendOptions.chat_format
     prompt_mode: str = BackendOptions.prompt_mode
     constrain: str = BackendOptions.constrain
-    commit_rows: int = 256
+    where: str | None = None  # SQL condition over the requests (a partition, a region...)
+    chunk_rows: int = 2048
+    commit_rows: int = 4096
     commit_every_s: float = 2.0
     lock_wait_s: float = 300.0
     prompts_dir: Path = PROMPTS_DIR
     rules_dir: Path = RULES_DIR
+
+    def in_flight(self, backend: Backend) -> int:
+        """Batches in flight: ``concurrency`` per server (``--url``), within the back end's cap."""
+        wanted = self.concurrency * max(1, len(self.urls))
+        return max(1, min(wanted, backend.max_concurrency or wanted))
 
     def backend_options(self) -> BackendOptions:
         return BackendOptions(
@@ -141,6 +163,130 @@ def job_seed(base_seed: int, request_id: str, attempt: int) -> int:
     return int(digest[:8], 16)
 
 
+class _Feeder:
+    """Reads, renders and sorts the pending requests of a phase in its own thread."""
+
+    _END = object()
+
+    def __init__(self, run: CaptionRun, pending: PendingRequests, limit: int | None):
+        self.run, self.pending, self.limit = run, pending, limit
+        self.chunks: queue.Queue = queue.Queue(maxsize=QUEUED_CHUNKS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="caption-feed", daemon=True)
+        self._thread.start()
+
+    def _put(self, value) -> bool:
+        while not self._stop.is_set():
+            try:
+                self.chunks.put(value, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _loop(self) -> None:
+        try:
+            for chunk in self.pending.chunks(self.run.options.chunk_rows, self.limit):
+                items = [self.run.item(p, p.attempt, p.rejected_before) for p in chunk]
+                items.sort(key=lambda i: i.job.prompt)
+                if not self._put(items):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the dispatcher, which raises it
+            self._put(exc)
+
+    def get(self, timeout: float) -> list[_Item] | None | object:
+        """The next rendered chunk, ``_END`` after the last, ``None`` if none is ready yet."""
+        try:
+            value = self.chunks.get(timeout=timeout) if timeout > 0 else self.chunks.get_nowait()
+        except queue.Empty:
+            return None
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+class _Committer:
+    """Checks and stores answers in its own thread: the first batch at once, then every
+    ``commit_every_s`` seconds or ``commit_rows`` answers, and all that is left on ``drain``."""
+
+    def __init__(self, run: CaptionRun):
+        self.run = run
+        self._cv = threading.Condition()
+        self._buffer: list[tuple[_Item, Completion]] = []
+        self._retries: list[_Item] = []
+        self._busy = self._closing = self._now = False
+        self._error: BaseException | None = None
+        self._last = float("-inf")
+        self._thread = threading.Thread(target=self._loop, name="caption-commit", daemon=True)
+        self._thread.start()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def add(self, pairs: list[tuple[_Item, Completion]]) -> None:
+        with self._cv:
+            self._raise()
+            self._buffer.extend(pairs)
+            self._cv.notify_all()
+
+    def take_retries(self) -> list[_Item]:
+        with self._cv:
+            self._raise()
+            retries, self._retries = self._retries, []
+            return retries
+
+    def drain(self) -> None:
+        """Commit everything handed over so far, and wait until it is stored."""
+        with self._cv:
+            self._now = True
+            self._cv.notify_all()
+            self._cv.wait_for(lambda: self._error or not (self._buffer or self._busy))
+            self._now = False
+            self._raise()
+
+    def close(self) -> BaseException | None:
+        """Store what is left, stop the thread, and return the error that stopped it, if any."""
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        self._thread.join()
+        return self._error
+
+    def _due(self) -> bool:
+        return bool(self._buffer) and (
+            self._closing
+            or self._now
+            or len(self._buffer) >= self.run.options.commit_rows
+            or time.monotonic() - self._last >= self.run.options.commit_every_s
+        )
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._due():
+                    if self._closing:
+                        return
+                    self._cv.wait(timeout=0.1)
+                batch, self._buffer, self._busy = self._buffer, [], True
+            try:
+                retries = self.run.commit(batch, final=self._closing)
+            except BaseException as exc:  # raised in the dispatcher by its next call
+                with self._cv:
+                    self._error, self._busy = exc, False
+                    self._cv.notify_all()
+                return
+            with self._cv:
+                self._retries.extend(retries)
+                self._busy, self._last = False, time.monotonic()
+                self._cv.notify_all()
+
+
 class CaptionRun:
     def __init__(
         self,
@@ -158,11 +304,10 @@ class CaptionRun:
         self.rules = RuleBook(options.rules_dir)
         self.summary = RunSummary(uuid.uuid4().hex[:12], backend.name)
         self.t0 = time.perf_counter()
-        self.buffer: list[tuple[_Item, Completion]] = []
-        self.last_commit = time.monotonic()
+        self.first_commit_s: float | None = None  # seconds from the start to the first commit
 
     # -- preparation ---------------------------------------------------------------------
-    def _item(self, request: PendingRequest, attempt: int, rejected_before: int) -> _Item:
+    def item(self, request: PendingRequest, attempt: int, rejected_before: int) -> _Item:
         try:
             prompt, safe = render_request(
                 request.prompt_name,
@@ -203,12 +348,9 @@ class CaptionRun:
             "created_at": datetime.now(),
         }
 
-    # -- committing ----------------------------------------------------------------------
-    def flush(self, final: bool) -> list[_Item]:
-        """Check and store the buffer; return the rejected items that earn another attempt."""
-        if not self.buffer:
-            return []
-        batch = self.buffer
+    # -- committing (the committer thread) -----------------------------------------------
+    def commit(self, batch: list[tuple[_Item, Completion]], final: bool = False) -> list[_Item]:
+        """Check and store one batch; return the rejected items that earn another attempt."""
         verdicts = self.rules.check(
             Candidate(
                 item.job.key,
@@ -221,84 +363,106 @@ class CaptionRun:
             for item, done in batch
             if done.error is None
         )
-        rows, retry, summary = (
-            [],
-            [],
-            replace(self.summary, rejected_by_reason=Counter(self.summary.rejected_by_reason)),
-        )
+        rows, retry = [], []
+        delta = RunSummary(self.summary.run_id, self.summary.backend)
         for item, done in batch:
             if done.error is not None:
                 status, reason = "failed", done.error
-                summary.failed += 1
+                delta.failed += 1
             elif item.job.key in verdicts:
                 status, reason = "rejected", verdicts[item.job.key]
-                summary.rejected += 1
-                summary.rejected_by_reason[reason] += 1
+                delta.rejected += 1
+                delta.rejected_by_reason[reason] += 1
                 if item.rejected_before + 1 <= self.options.retry_rejected:
                     retry.append(item)
             else:
                 status, reason = "accepted", None
-                summary.accepted += 1
-            summary.tokens_in += done.tokens_in or 0
-            summary.tokens_out += done.tokens_out or 0
+                delta.accepted += 1
+            delta.tokens_in += done.tokens_in or 0
+            delta.tokens_out += done.tokens_out or 0
             rows.append(self._row(item, done, status, reason))
-        summary.wall_s = time.perf_counter() - self.t0
-        wait_s = self.options.lock_wait_s if final else 1.0
-        try:
-            self.store.write(rows, summary.run_id, summary.counters(), wait_s)
-        except LockBusy:
-            if final:
-                raise
-            return []  # keep the buffer; the next flush tries again
-        self.summary = summary
-        self.buffer = []
-        self.last_commit = time.monotonic()
-        return [self._item(i.request, i.attempt + 1, i.rejected_before + 1) for i in retry]
-
-    def _due(self) -> bool:
-        return (
-            len(self.buffer) >= self.options.commit_rows
-            or time.monotonic() - self.last_commit >= self.options.commit_every_s
+        s = self.summary
+        totals = RunSummary(
+            s.run_id, s.backend, s.annotator, s.requests, s.accepted + delta.accepted,
+            s.rejected + delta.rejected, s.failed + delta.failed,
+            s.rejected_by_reason + delta.rejected_by_reason, s.tokens_in + delta.tokens_in,
+            s.tokens_out + delta.tokens_out, time.perf_counter() - self.t0,
         )
+        self.store.write(rows, s.run_id, totals.counters(), self.options.lock_wait_s)
+        # only this thread changes these counters; the dispatcher changes ``requests``
+        s.accepted, s.rejected, s.failed = totals.accepted, totals.rejected, totals.failed
+        s.rejected_by_reason = totals.rejected_by_reason
+        s.tokens_in, s.tokens_out, s.wall_s = totals.tokens_in, totals.tokens_out, totals.wall_s
+        if self.first_commit_s is None:
+            self.first_commit_s = totals.wall_s
+        if final:
+            return []
+        return [self.item(i.request, i.attempt + 1, i.rejected_before + 1) for i in retry]
 
-    # -- one phase -----------------------------------------------------------------------
-    def run_phase(self, tasks: tuple[int, ...], limit: int | None) -> None:
-        with self.store.writer(self.options.lock_wait_s) as con:
-            pending = self.store.pending(
-                con, tasks, self.options.retry_rejected, limit, self.options.attempted_only
-            )
-        if not pending:
+    # -- one phase (the dispatcher) ------------------------------------------------------
+    def run_phase(self, tasks: tuple[int, ...], limit: int | None, committer: _Committer) -> None:
+        o = self.options
+        pending = PendingRequests(
+            self.store,
+            tasks,
+            o.retry_rejected,
+            where=o.where,
+            attempted_only=o.attempted_only,
+            lock_wait_s=o.lock_wait_s,
+        )
+        total = pending.count()
+        total = total if limit is None else min(total, limit)
+        if not total:
             return
         label = "Task " + "/".join(map(str, tasks))
-        self.reporter.step(
-            f"{label}: {len(pending)} request(s) to caption with {self.backend.name}"
-        )
-        items = [self._item(p, p.attempt, p.rejected_before) for p in pending]
-        items.sort(key=lambda i: i.job.prompt)
-        self.summary.requests += len(items)
-        queue = deque(items)
-        size = max(1, min(self.options.batch_size, self.backend.max_batch))
-        workers = max(1, min(self.options.concurrency, self.backend.max_concurrency or 1 << 30))
+        self.reporter.step(f"{label}: {total:,} request(s) to caption with {self.backend.name}")
+        size = max(1, min(o.batch_size, self.backend.max_batch))
+        workers = o.in_flight(self.backend)
+        feeder = _Feeder(self, pending, limit)
+        ready: deque[_Item] = deque()
+        fed_all = False
         in_flight: dict[Future, list[_Item]] = {}
-        with (
-            self.reporter.bar(f"captions {label}", total=len(items)) as bar,
-            ThreadPoolExecutor(workers, thread_name_prefix="caption") as pool,
-        ):
-            while queue or in_flight:
-                while queue and len(in_flight) < workers:
-                    batch = [queue.popleft() for _ in range(min(size, len(queue)))]
-                    in_flight[pool.submit(self.backend.generate, [i.job for i in batch])] = batch
-                done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    batch = in_flight.pop(future)
-                    self.buffer.extend(zip(batch, self._results(future, batch), strict=True))
-                    bar.advance(len(batch))
-                if self.buffer and (self._due() or not (queue or in_flight)):
-                    retries = self.flush(final=not (queue or in_flight))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="caption")
+        try:
+            with self.reporter.bar(f"captions {label}", total=total) as bar:
+                bar.note(self._counts())
+                while True:
+                    while not fed_all and len(ready) < size * workers:
+                        idle = not (ready or in_flight)
+                        chunk = feeder.get(timeout=0.1 if idle else 0)
+                        if chunk is None:
+                            break
+                        if chunk is _Feeder._END:
+                            fed_all = True
+                            break
+                        ready.extend(chunk)
+                        self.summary.requests += len(chunk)
+                    while ready and len(in_flight) < workers:
+                        batch = [ready.popleft() for _ in range(min(size, len(ready)))]
+                        future = pool.submit(self.backend.generate, [i.job for i in batch])
+                        in_flight[future] = batch
+                    if in_flight:
+                        done, _ = wait(in_flight, timeout=0.1, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            batch = in_flight.pop(future)
+                            committer.add(list(zip(batch, self._results(future, batch),
+                                                   strict=True)))
+                            bar.advance(len(batch))
+                    retries = committer.take_retries()
+                    if fed_all and not (ready or in_flight or retries):
+                        committer.drain()  # the last answers; their rejections may earn retries
+                        retries = committer.take_retries()
+                        if not retries:
+                            bar.note(self._counts())
+                            break
                     if retries:
-                        bar.total(len(items) + len(retries))
-                        queue.extend(sorted(retries, key=lambda i: i.job.prompt))
-                    bar.note(self._rates())
+                        total += len(retries)
+                        bar.total(total)
+                        ready.extend(sorted(retries, key=lambda i: i.job.prompt))
+                    bar.note(self._counts())
+        finally:
+            feeder.close()
+            pool.shutdown(wait=not in_flight, cancel_futures=True)
 
     def _results(self, future: Future, batch: list[_Item]) -> list[Completion]:
         try:
@@ -313,13 +477,10 @@ class CaptionRun:
             ]
         return results
 
-    def _rates(self) -> str:
+    def _counts(self) -> str:
         s, elapsed = self.summary, max(time.perf_counter() - self.t0, 1e-9)
-        return (
-            f"{(s.accepted + s.rejected) / elapsed:.2f} captions/s"
-            f" · {s.tokens_out / elapsed:.0f} tok/s"
-            f" · {s.rejected} rejected · {s.failed} failed"
-        )
+        text = f"{s.accepted:,} accepted · {s.rejected:,} rejected · {s.failed:,} failed"
+        return text + (f" · {s.tokens_out / elapsed:,.0f} tok/s" if s.tokens_out else "")
 
     # -- the whole run -------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -342,6 +503,7 @@ class CaptionRun:
                     "retry_rejected": o.retry_rejected,
                     "timeout_s": o.timeout_s,
                     "retries": o.retries,
+                    "where": o.where,
                 }
             ),
             "sampling": json.dumps({**self.backend.sampling.to_dict(), **self.backend.decoding()}),
@@ -349,6 +511,7 @@ class CaptionRun:
         }
         self.store.bootstrap()
         self.store.begin_run(record)
+        committer = _Committer(self)
         status = "failed"
         try:
             for phase in ((1, 2), (3,)):
@@ -356,16 +519,18 @@ class CaptionRun:
                 if tasks:
                     left = None if o.limit is None else max(o.limit - self.summary.requests, 0)
                     if left != 0:
-                        self.run_phase(tasks, left)
+                        self.run_phase(tasks, left, committer)
             status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"
             raise
         finally:
-            self.summary.wall_s = time.perf_counter() - self.t0
             try:
-                self.flush(final=True)
-                with self.store.writer(o.lock_wait_s) as con:
+                error = committer.close()  # stores the answers already received
+                if error is not None and status == "finished":
+                    status = "failed"
+                self.summary.wall_s = time.perf_counter() - self.t0
+                with self.store.connect(o.lock_wait_s) as con:
                     con.execute(
                         "UPDATE _meta.caption_runs SET status = ?, finished_at = ?, wall_s = ? "
                         "WHERE run_id = ?",
@@ -378,6 +543,8 @@ class CaptionRun:
                     )
             finally:
                 self.rules.close()
+        if error is not None:
+            raise error
         return self.summary
 
 

@@ -1,26 +1,27 @@
-"""The warehouse side of a caption run: what is pending, and batched, short-lived writes.
+"""The warehouse side of a caption run: short-lived connections and batched writes.
 
-DuckDB lets one process write a file. A caption run holds the file only while it commits a
-batch (open, one transaction, close, with brief retries while another process holds it), so
-``rsteller-db query`` works from another terminal during a run that takes hours.
+DuckDB lets one process write a file. A caption run holds the file only while it reads a chunk
+of requests (read-only, so other readers are not locked out) or commits a batch (open, one
+transaction, close), waiting with the project's lock-wait policy
+(``rsteller_db.warehouse.wait_for_lock``) while another process holds it; so ``rsteller-db
+query`` works from another terminal during a run that takes hours. Within the process, one
+connection is open at a time (the chunk reader and the committer run in their own threads).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from ..errors import RstellerError, WarehouseError
+from ..errors import RstellerError
 from ..settings import Settings
-from ..warehouse import Warehouse, load_spatial
+from ..warehouse import Warehouse, load_spatial, wait_for_lock
 
 CAPTION_COLUMNS = (
     "caption_id",
@@ -64,131 +65,45 @@ _ARROW = pa.schema(
         ("created_at", pa.timestamp("us")),
     ]
 )
-SOURCES = {1: "caption_requests", 2: "caption_requests", 3: "revision_requests"}
 
 
 class CaptionError(RstellerError):
     """A caption run cannot start or cannot store its results."""
 
 
-class LockBusy(CaptionError):
-    """Another process held the warehouse for longer than the run was willing to wait."""
-
-
-@dataclass(frozen=True)
-class PendingRequest:
-    request_id: str
-    patch_id: int
-    task: int
-    prompt_name: str
-    payload: dict
-    attempt: int  # the attempt number this run will write
-    rejected_before: int  # rejected attempts already stored
-
-
-def _is_lock_error(exc: Exception) -> bool:
-    text = str(exc)
-    return "lock" in text.lower() and ("Conflicting" in text or "Could not set" in text)
-
-
 class CaptionStore:
     def __init__(self, path: Path, settings: Settings):
         self.path = Path(path)
         self.settings = settings
+        self._one = threading.Lock()
 
     # -- connections ---------------------------------------------------------------------
-    def _retry(self, open_fn, wait_s: float):
-        deadline = time.monotonic() + wait_s
-        pause = 0.05
-        while True:
-            try:
-                return open_fn()
-            except (duckdb.Error, WarehouseError) as exc:
-                if not _is_lock_error(exc) and "locked by another process" not in str(exc):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockBusy(
-                        f"the warehouse {self.path} stayed locked by another process for "
-                        f"{wait_s:g} s: let that process finish, then re-run the same caption "
-                        "command (it resumes where it stopped)"
-                    ) from exc
-                time.sleep(pause)
-                pause = min(pause * 2, 0.5)
-
     def bootstrap(self, wait_s: float = 30.0) -> None:
         """One full writable open: creates the caption tables and records the settings."""
-        self._retry(
-            lambda: Warehouse(self.path, settings=self.settings, create=False), wait_s
-        ).close()
+        with self._one:
+            Warehouse(self.path, settings=self.settings, create=False, lock_wait_s=wait_s).close()
 
     @contextmanager
-    def writer(self, wait_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A bare connection for one commit: no bootstrap, spatial only if the file needs it."""
+    def connect(
+        self, wait_s: float, read_only: bool = False
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A bare connection for one read or one commit: no bootstrap, spatial only if the
+        file needs it; waits up to ``wait_s`` for a file another process holds."""
 
         def connect():
-            con = duckdb.connect(str(self.path))
+            con = duckdb.connect(str(self.path), read_only=read_only)
             try:
                 con.execute("SELECT 1 FROM captions LIMIT 0")
             except duckdb.Error:
                 load_spatial(con)
             return con
 
-        con = self._retry(connect, wait_s)
-        try:
-            yield con
-        finally:
-            con.close()
-
-    # -- reads ---------------------------------------------------------------------------
-    def pending(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        tasks: tuple[int, ...],
-        retry_rejected: int,
-        limit: int | None,
-        attempted_only: bool = False,
-    ) -> list[PendingRequest]:
-        """Requests with no accepted caption whose last try failed, never ran, or was rejected
-        at most ``retry_rejected`` times; ordered by prompt so shared prefixes travel together.
-        ``attempted_only``: only requests tried before (what a fall-back back end takes over)."""
-        sources = sorted({SOURCES[t] for t in tasks})
-        known = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
-            ).fetchall()
-        }
-        for source in sources:
-            if source not in known:
-                raise CaptionError(f"no {source} in {self.path}: run `rsteller-db build` first")
-        task_list = ", ".join(str(int(t)) for t in tasks)
-        union = " UNION ALL ".join(
-            f"SELECT request_id, patch_id, task, prompt_name, payload::VARCHAR AS payload FROM {s} "
-            f"WHERE task IN ({task_list})"
-            for s in sources
-        )
-        sql = f"""
-            WITH requests AS ({union}),
-            history AS (
-                SELECT request_id,
-                       count(*) FILTER (WHERE status = 'accepted') AS accepted,
-                       count(*) FILTER (WHERE status = 'rejected') AS rejected,
-                       max(attempt) AS last_attempt,
-                       arg_max(status, attempt) AS last_status
-                FROM captions GROUP BY request_id
-            )
-            SELECT r.request_id, r.patch_id, r.task, r.prompt_name, r.payload,
-                   coalesce(h.last_attempt, 0) + 1, coalesce(h.rejected, 0)
-            FROM requests r LEFT JOIN history h USING (request_id)
-            WHERE coalesce(h.accepted, 0) = 0
-              AND (h.request_id IS NULL OR h.last_status = 'failed' OR h.rejected <= ?)
-              AND (NOT ? OR h.request_id IS NOT NULL)
-            ORDER BY r.prompt_name, r.request_id
-            {"LIMIT " + str(int(limit)) if limit is not None else ""}
-        """
-        rows = con.execute(sql, [retry_rejected, attempted_only]).fetchall()
-        return [PendingRequest(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6]) for r in rows]
+        with self._one:
+            con = wait_for_lock(connect, self.path, wait_s)
+            try:
+                yield con
+            finally:
+                con.close()
 
     # -- writes --------------------------------------------------------------------------
     def begin_run(self, run: dict, wait_s: float = 30.0) -> None:
@@ -196,7 +111,7 @@ class CaptionStore:
         process is gone (SIGKILL, a crash, a power cut), so they do not look alive forever."""
         columns = ", ".join(run)
         marks = ", ".join("?" for _ in run)
-        with self.writer(wait_s) as con:
+        with self.connect(wait_s) as con:
             stale = [
                 run_id
                 for run_id, pid in con.execute(
@@ -229,7 +144,7 @@ class CaptionStore:
         table = pa.Table.from_pylist(rows, schema=_ARROW)
         columns = ", ".join(CAPTION_COLUMNS)
         sets = ", ".join(f"{k} = ?" for k in summary)
-        with self.writer(wait_s) as con:
+        with self.connect(wait_s) as con:
             con.register("caption_batch", table)
             con.execute("BEGIN")
             try:

@@ -10,7 +10,7 @@ from ..caption import CaptionOptions, Sampling, backend_names, check_text, load_
 from ..caption import constrain as constraints
 from ..caption.backends.base import PROMPT_MODES
 from ..caption.fallback import run_with_fallback
-from ..caption.rules import check_candidate, request_candidate
+from ..caption.rules import RULES_DIR, check_candidate, request_candidate
 from ..paths import PROMPTS_DIR
 from . import main
 from .common import App, RstellerGroup, emit, format_option
@@ -70,7 +70,8 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     type=click.IntRange(min=1),
     default=CaptionOptions.concurrency,
     show_default=True,
-    help="Batches in flight at once.",
+    help="Batches in flight per server (--url), or in all for back ends without one. "
+    "Keep concurrency x batch size above twice what a server runs at once, so it never waits.",
 )
 @click.option(
     "--batch-size",
@@ -150,6 +151,18 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     "end's native form (local grammar, sglang regex, openai none).",
 )
 @prompts_option
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Folder of the caption quality rules [default: sql/50_caption_rules/ of the project].",
+)
+@click.option(
+    "--where",
+    metavar="CONDITION",
+    help="Caption only the requests matching this SQL condition over request_id, patch_id, "
+    "task, prompt_name and payload (one partition, a region, a sample).",
+)
 @format_option()
 @click.pass_context
 def caption(
@@ -172,6 +185,8 @@ def caption(
     prompt_mode: str,
     constrain: str,
     prompts_dir: Path | None,
+    rules_dir: Path | None,
+    where: str | None,
     fmt: str,
 ) -> None:
     """Caption the pending requests (Task 1/2, then Task 3 revisions) into the captions table.
@@ -188,6 +203,7 @@ def caption(
       rsteller-db caption --backend sglang --url http://gpu1:30000 --url http://gpu2:30000 \\
           --batch-size 64 --retry-rejected 2
       rsteller-db caption --retry-rejected 2 --fallback template  # what just build runs
+      rsteller-db caption --backend template --where "patch_id % 4 = 0"
       rsteller-db caption rules
     """
     if ctx.invoked_subcommand is not None:
@@ -209,6 +225,8 @@ def caption(
         constrain=constrain,
         sampling=Sampling(temperature, top_p, max_tokens),
         prompts_dir=prompts_dir or PROMPTS_DIR,
+        rules_dir=rules_dir or RULES_DIR,
+        where=where,
     )
     if fallback == "none":
         summary = run_captions(app.path, options, settings=app.settings, reporter=app.reporter)
