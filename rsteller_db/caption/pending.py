@@ -1,29 +1,39 @@
 """Pending caption requests, read from the warehouse in bounded chunks.
 
 A request is pending when it has no accepted caption and its last attempt failed, it was never
-asked, or it was rejected at most ``retry_rejected`` times. A phase never loads all of them:
-``PendingRequests.chunks`` walks the request relation in ``(patch_id, request_id)`` order with a
-keyset cursor, ``window`` rows per short read-only open, and keeps the pending ones; memory is
-bounded by the window whatever the number of requests. The runner sorts each chunk by prompt
-text, so requests sharing instructions and examples reach the server together.
+asked, or it was rejected at most ``retry_rejected`` times. A phase never holds all of them:
+``PendingRequests.chunks`` yields lists of at most ``window`` requests, each read in one short
+read-only open, so memory is bounded by the window whatever the number of requests.
 
-``where`` (SQL over ``request_id, patch_id, task, prompt_name, payload``) narrows a run to part
-of the warehouse, e.g. one partition; ``attempted_only`` to the requests tried before (what a
-fall-back back end takes over).
+- A request *table* (``caption_requests``) is read in its storage order, ``window`` row ids at a
+  time: DuckDB skips straight to those rows, so a chunk costs the same at 1,000 requests or
+  1,000,000, and the first chunk is ready at once.
+- A *view* (``revision_requests`` computes its payloads from the live ``captions``) cannot be
+  read by row id, and each evaluation costs a pass over its inputs. It is evaluated once, when
+  the phase starts, into a spill file beside the warehouse (``caption-pending-*.parquet``, row
+  groups of ``window`` rows, removed when the phase ends), which is then read a row group at a
+  time.
+
+The runner sorts each chunk by prompt text, so requests sharing instructions and examples reach
+the server together. ``where`` (SQL over ``request_id, patch_id, task, prompt_name, payload``)
+narrows a run to part of the warehouse, e.g. one partition; ``attempted_only`` to the requests
+tried before (what a fall-back back end takes over).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 
+from ..paths import data_dir, inside
 from .store import CaptionError, CaptionStore
 
 SOURCES = {1: "caption_requests", 2: "caption_requests", 3: "revision_requests"}
-_FIRST = (-(2**63), "")  # before every (patch_id, request_id)
+_COLUMNS = "request_id, patch_id, task, prompt_name, payload"
 
 
 @dataclass(frozen=True)
@@ -56,31 +66,17 @@ class PendingRequests:
         self.where = where
         self.attempted_only = attempted_only
         self.lock_wait_s = lock_wait_s
-        task_list = ", ".join(str(int(t)) for t in tasks)
-        self._sources = sorted({SOURCES[t] for t in tasks})
-        self._requests = " UNION ALL ".join(
-            f"SELECT request_id, patch_id, task, prompt_name, payload FROM {s} "
-            f"WHERE task IN ({task_list})"
-            for s in self._sources
-        )
+        self.sources = sorted({SOURCES[t] for t in tasks})
+        self._tasks = ", ".join(str(int(t)) for t in tasks)
         self._filter = f" AND ({where})" if where else ""
-        self._tasks = task_list
 
-    def _check_sources(self, con) -> None:
-        known = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
-            ).fetchall()
-        }
-        for source in self._sources:
-            if source not in known:
-                raise CaptionError(
-                    f"no {source} in {self.store.path}: run `rsteller-db build` first"
-                )
+    # -- SQL pieces ------------------------------------------------------------------------
+    def _requests(self, source: str, extra: str = "") -> str:
+        return (
+            f"SELECT {_COLUMNS} FROM {source} WHERE task IN ({self._tasks}){extra}{self._filter}"
+        )
 
-    def _history(self, scope: str) -> str:
+    def _history(self, scope: str = "") -> str:
         return f"""
             SELECT request_id,
                    count(*) FILTER (WHERE status = 'accepted') AS accepted,
@@ -93,56 +89,14 @@ class PendingRequests:
         "coalesce(h.accepted, 0) = 0 AND (h.request_id IS NULL OR h.last_status = 'failed' "
         "OR h.rejected <= $retry) AND (NOT $attempted OR h.request_id IS NOT NULL)"
     )
+    _SELECT = (
+        "SELECT r.request_id, r.patch_id, r.task, r.prompt_name, r.payload::VARCHAR AS payload, "
+        "coalesce(h.last_attempt, 0) + 1 AS attempt, coalesce(h.rejected, 0) AS rejected "
+        "FROM requests r LEFT JOIN history h USING (request_id)"
+    )
 
-    def count(self) -> int:
-        """How many requests are pending now (one read of the whole relation)."""
-        sql = f"""
-            WITH requests AS ({self._requests}), history AS ({self._history("")})
-            SELECT count(*) FROM requests r LEFT JOIN history h USING (request_id)
-            WHERE {self._PENDING}{self._filter}"""
-        with self.store.connect(self.lock_wait_s, read_only=True) as con:
-            self._check_sources(con)
-            return self._run(con, sql, self._params()).fetchone()[0]
-
-    def chunks(self, window: int, limit: int | None = None) -> Iterator[list[PendingRequest]]:
-        """Lists of pending requests, in (patch_id, request_id) order, from reads of ``window``
-        requests each; at most ``limit`` requests in all. The file is held only while a window
-        is read."""
-        sql = f"""
-            WITH requests AS ({self._requests}),
-            candidates AS (
-                SELECT * FROM requests
-                WHERE patch_id >= $patch AND NOT (patch_id = $patch AND request_id <= $request)
-                      {self._filter}
-                ORDER BY patch_id, request_id LIMIT $window
-            ),
-            history AS ({self._history(" AND request_id IN (SELECT request_id FROM candidates)")})
-            SELECT c.request_id, c.patch_id, c.task, c.prompt_name, c.payload::VARCHAR,
-                   coalesce(h.last_attempt, 0) + 1, coalesce(h.rejected, 0), {self._PENDING}
-            FROM candidates c LEFT JOIN history h USING (request_id)
-            ORDER BY c.patch_id, c.request_id"""
-        after, left = _FIRST, limit
-        while left is None or left > 0:
-            params = {"patch": after[0], "request": after[1], "window": window,
-                      **self._params()}
-            with self.store.connect(self.lock_wait_s, read_only=True) as con:
-                rows = self._run(con, sql, params).fetchall()
-            if not rows:
-                return
-            after = (rows[-1][1], rows[-1][0])
-            chunk = [
-                PendingRequest(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6])
-                for r in rows
-                if r[7]
-            ][: left if left is not None else None]
-            if chunk:
-                yield chunk
-                left = None if left is None else left - len(chunk)
-            if len(rows) < window:
-                return
-
-    def _params(self) -> dict:
-        return {"retry": self.retry_rejected, "attempted": self.attempted_only}
+    def _params(self, **more) -> dict:
+        return {"retry": self.retry_rejected, "attempted": self.attempted_only, **more}
 
     def _run(self, con, sql: str, params: dict):
         try:
@@ -154,3 +108,80 @@ class PendingRequests:
                 f"--where {self.where!r} is not a condition over the requests "
                 f"(request_id, patch_id, task, prompt_name, payload): {exc}"
             ) from exc
+
+    def _tables(self, con) -> set[str]:
+        """The sources that are tables (read by row id); check every source exists."""
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+        views = {r[0] for r in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'").fetchall()}
+        for source in self.sources:
+            if source not in tables | views:
+                raise CaptionError(
+                    f"no {source} in {self.store.path}: run `rsteller-db build` first"
+                )
+        return tables & set(self.sources)
+
+    # -- reads -----------------------------------------------------------------------------
+    def count(self) -> int:
+        """How many requests are pending now (one pass over the requests and the captions)."""
+        union = " UNION ALL ".join(self._requests(s) for s in self.sources)
+        sql = (f"WITH requests AS ({union}), history AS ({self._history()}) "
+               f"SELECT count(*) FROM ({self._SELECT} WHERE {self._PENDING})")
+        with self.store.connect(self.lock_wait_s, read_only=True) as con:
+            self._tables(con)
+            return self._run(con, sql, self._params()).fetchone()[0]
+
+    def chunks(self, window: int, limit: int | None = None) -> Iterator[list[PendingRequest]]:
+        """Lists of at most ``window`` pending requests, ``limit`` in all; the file is held
+        only while a chunk (or a view's spill file) is read."""
+        with self.store.connect(self.lock_wait_s, read_only=True) as con:
+            tables = self._tables(con)
+        left = limit
+        for source in self.sources:
+            reader = self._by_row_id if source in tables else self._spilled
+            for rows in reader(source, window):
+                chunk = [
+                    PendingRequest(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6])
+                    for r in rows[:left]
+                ]
+                if chunk:
+                    yield chunk
+                if left is not None:
+                    left -= len(chunk)
+                    if left <= 0:
+                        return
+
+    def _by_row_id(self, table: str, window: int) -> Iterator[list[tuple]]:
+        scope = "rowid >= $lo AND rowid < $hi"
+        sql = (
+            f"WITH requests AS ({self._requests(table, ' AND ' + scope)}), "
+            f"history AS ({self._history(' AND request_id IN (SELECT request_id FROM requests)')})"
+            f" {self._SELECT} WHERE {self._PENDING}"
+        )
+        with self.store.connect(self.lock_wait_s, read_only=True) as con:
+            last = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchone()[0]
+        for lo in range(0, last + 1, window):
+            with self.store.connect(self.lock_wait_s, read_only=True) as con:
+                rows = self._run(con, sql, self._params(lo=lo, hi=lo + window)).fetchall()
+            if rows:
+                yield rows
+
+    def _spilled(self, view: str, window: int) -> Iterator[list[tuple]]:
+        import pyarrow.parquet as pq
+
+        folder = data_dir(self.store.path)
+        spill = inside(folder, f"caption-pending-{uuid.uuid4().hex[:12]}.parquet")
+        sql = (
+            f"COPY (WITH requests AS ({self._requests(view)}), history AS ({self._history()}) "
+            f"{self._SELECT} WHERE {self._PENDING}) TO '{str(spill).replace(chr(39), chr(39) * 2)}'"
+            f" (FORMAT parquet, ROW_GROUP_SIZE {int(window)})"
+        )
+        try:
+            with self.store.connect(self.lock_wait_s, read_only=True) as con:
+                self._run(con, sql, self._params())
+            with pq.ParquetFile(spill) as file:
+                for batch in file.iter_batches(batch_size=window):
+                    yield list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
+        finally:
+            spill.unlink(missing_ok=True)

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..errors import RstellerError
 from ..settings import Settings
-from ..warehouse import Warehouse, load_spatial, wait_for_lock
+from ..warehouse import Warehouse, load_spatial, memory_limit, wait_for_lock
 
 CAPTION_COLUMNS = (
     "caption_id",
@@ -76,6 +76,9 @@ class CaptionStore:
         self.path = Path(path)
         self.settings = settings
         self._one = threading.Lock()
+        self._config = {"memory_limit": memory_limit(str(settings["memory_limit"]))}
+        if settings["threads"]:
+            self._config["threads"] = str(settings["threads"])
 
     # -- connections ---------------------------------------------------------------------
     def bootstrap(self, wait_s: float = 30.0) -> None:
@@ -88,10 +91,12 @@ class CaptionStore:
         self, wait_s: float, read_only: bool = False
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A bare connection for one read or one commit: no bootstrap, spatial only if the
-        file needs it; waits up to ``wait_s`` for a file another process holds."""
+        file needs it, the settings' memory limit, no DuckDB progress bar (the run shows its
+        own); waits up to ``wait_s`` for a file another process holds."""
 
         def connect():
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            con = duckdb.connect(str(self.path), read_only=read_only, config=self._config)
+            con.execute("SET enable_progress_bar = false")
             try:
                 con.execute("SELECT 1 FROM captions LIMIT 0")
             except duckdb.Error:
