@@ -1,5 +1,6 @@
 """The verifier's labelled set (tests/data/): captions written from the sample's caption
-requests and a few hand-made payloads of the same shape, each labelled ``ok`` (faithful) or
+requests and a few hand-made payloads of the same shape, and captions the embedded models wrote
+for the sample's requests (``origin`` says which), each labelled ``ok`` (faithful) or
 with the kind of error it holds (``unknown_name``, ``wrong_position``, ...). ``judge`` renders
 each request's prompt with prompts/ as a caption run does and runs the caption rules."""
 
@@ -23,6 +24,7 @@ class Case:
     label: str
     text: str
     source: str | None = None
+    origin: str | None = None  # a model's own caption (from a bench run); None: hand-written
 
     @property
     def faithful(self) -> bool:
@@ -36,7 +38,8 @@ def load_cases() -> tuple[dict, list[Case]]:
     for line in lines:
         row = json.loads(line)
         cases.append(
-            Case(row["payload"], row["task"], row["label"], row["text"], row.get("source"))
+            Case(row["payload"], row["task"], row["label"], row["text"], row.get("source"),
+                 row.get("origin"))
         )
     return payloads, cases
 
