@@ -46,7 +46,7 @@ from _caption_data import make_warehouse, write_prompts  # noqa: E402
 
 from rsteller_db.caption import CaptionOptions, Sampling, load_rules, run_captions  # noqa: E402
 from rsteller_db.caption import llama_server as llama  # noqa: E402
-from rsteller_db.caption.backends.local import EMBEDDED  # noqa: E402
+from rsteller_db.caption.backends.local import DEFAULT_MODEL, EMBEDDED  # noqa: E402
 from rsteller_db.paths import PROMPTS_DIR  # noqa: E402
 
 KINDS = {rule.name: rule.kind for rule in load_rules()}
@@ -167,7 +167,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--prompts", choices=("short", "real"), default="short")
     parser.add_argument("--compare", action="store_true", help="compare embedded models")
-    parser.add_argument("--models", nargs="+", default=list(EMBEDDED))
+    parser.add_argument("--models", nargs="+",  # the default model first
+                        default=sorted(EMBEDDED, key=lambda m: m != DEFAULT_MODEL))
     parser.add_argument("--modes", nargs="+", default=["chat", "completion"])
     parser.add_argument("--keep", metavar="DIR", help="keep the compared warehouses in DIR")
     parser.add_argument("--limit", type=int, help="--compare: at most N requests per config")
