@@ -23,49 +23,6 @@ from ..errors import RstellerError
 from ..settings import Settings
 from ..warehouse import Warehouse, load_spatial, memory_limit, wait_for_lock
 
-CAPTION_COLUMNS = (
-    "caption_id",
-    "request_id",
-    "patch_id",
-    "task",
-    "attempt",
-    "text",
-    "annotator",
-    "backend",
-    "prompt_name",
-    "prompt_hash",
-    "sampling",
-    "status",
-    "reject_reason",
-    "tokens_in",
-    "tokens_out",
-    "latency_s",
-    "run_id",
-    "created_at",
-)
-_ARROW = pa.schema(
-    [
-        ("caption_id", pa.string()),
-        ("request_id", pa.string()),
-        ("patch_id", pa.int64()),
-        ("task", pa.int32()),
-        ("attempt", pa.int32()),
-        ("text", pa.string()),
-        ("annotator", pa.string()),
-        ("backend", pa.string()),
-        ("prompt_name", pa.string()),
-        ("prompt_hash", pa.string()),
-        ("sampling", pa.string()),
-        ("status", pa.string()),
-        ("reject_reason", pa.string()),
-        ("tokens_in", pa.int64()),
-        ("tokens_out", pa.int64()),
-        ("latency_s", pa.float64()),
-        ("run_id", pa.string()),
-        ("created_at", pa.timestamp("us")),
-    ]
-)
-
 
 class CaptionError(RstellerError):
     """A caption run cannot start or cannot store its results."""
@@ -146,8 +103,10 @@ class CaptionStore:
 
         A row whose caption id exists, or whose request already has an accepted caption (a
         second run racing this one), is skipped: a request never gets two captions."""
-        table = pa.Table.from_pylist(rows, schema=_ARROW)
-        columns = ", ".join(CAPTION_COLUMNS)
+        # the rows' own keys and Python types: the captions table (sql/00_ddl/captions.sql)
+        # declares the shape, and DuckDB casts each column into it on insert
+        table = pa.Table.from_pylist(rows)
+        columns = ", ".join(table.column_names)
         sets = ", ".join(f"{k} = ?" for k in summary)
         with self.connect(wait_s) as con:
             con.register("caption_batch", table)
