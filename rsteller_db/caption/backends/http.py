@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from contextlib import contextmanager
@@ -11,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from ...retrying import retrying
 from .base import BackendError, BackendOptions
 
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -54,6 +54,10 @@ class RequestFailed(Exception):
     """A request that failed after every retry; ``str()`` is the reason stored with it."""
 
 
+class _Transient(Exception):
+    """A failure worth another try; its text says what happened."""
+
+
 class HttpClient:
     """POST JSON with retries and exponential backoff on timeouts, 5xx and dropped connections."""
 
@@ -76,35 +80,34 @@ class HttpClient:
             ) from exc
 
     def post(self, path: str, body: dict) -> Reply:
-        last = "no attempt"
-        for attempt in range(self.options.retries + 1):
-            if attempt:
-                pause = self.options.backoff_s * 2 ** (attempt - 1)
-                time.sleep(pause * (0.5 + random.random()))
-            with self.pool.lease() as url:
-                t0 = time.perf_counter()
-                try:
-                    response = self.client.post(url + path, json=body)
-                except httpx.TimeoutException:
-                    last = f"timeout after {self.options.timeout_s:g} s at {url}"
-                    continue
-                except httpx.TransportError as exc:
-                    last = f"connection error at {url}: {type(exc).__name__}"
-                    continue
-                latency = time.perf_counter() - t0
-            if response.status_code in RETRYABLE_STATUS:
-                last = f"HTTP {response.status_code} from {url}"
-                continue
-            if response.status_code >= 400:
-                raise RequestFailed(
-                    f"HTTP {response.status_code} from {url}: {response.text[:200]}"
-                )
+        tries = self.options.retries + 1
+        try:  # the project's retry policy: timeouts, dropped connections, 5xx, broken JSON
+            for attempt in retrying(tries=tries, backoff_s=self.options.backoff_s,
+                                    retry_if=lambda exc: isinstance(exc, _Transient)):
+                with attempt:
+                    return self._post_once(path, body)
+        except _Transient as exc:
+            raise RequestFailed(f"{exc} ({tries} tries)") from None
+        raise AssertionError("unreachable: retrying() returns or raises")
+
+    def _post_once(self, path: str, body: dict) -> Reply:
+        with self.pool.lease() as url:
+            t0 = time.perf_counter()
             try:
-                return Reply(response.json(), url, latency)
-            except ValueError:
-                last = f"invalid JSON from {url}"
-                continue
-        raise RequestFailed(f"{last} ({self.options.retries + 1} tries)")
+                response = self.client.post(url + path, json=body)
+            except httpx.TimeoutException:
+                raise _Transient(f"timeout after {self.options.timeout_s:g} s at {url}") from None
+            except httpx.TransportError as exc:
+                raise _Transient(f"connection error at {url}: {type(exc).__name__}") from None
+            latency = time.perf_counter() - t0
+        if response.status_code in RETRYABLE_STATUS:
+            raise _Transient(f"HTTP {response.status_code} from {url}")
+        if response.status_code >= 400:
+            raise RequestFailed(f"HTTP {response.status_code} from {url}: {response.text[:200]}")
+        try:
+            return Reply(response.json(), url, latency)
+        except ValueError:
+            raise _Transient(f"invalid JSON from {url}") from None
 
     def close(self) -> None:
         self.client.close()
