@@ -122,6 +122,7 @@ class RuleBook:
     def __init__(self, folder: Path = RULES_DIR):
         self.rules = load_rules(folder)
         self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")  # no DuckDB bar in a run's output
         for csv in sorted(folder.glob("*.csv")):
             self.con.execute(
                 f"CREATE TABLE caption_{csv.stem} AS SELECT * FROM read_csv(?, header = true)",

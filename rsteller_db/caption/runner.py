@@ -45,6 +45,7 @@ from .rules import RULES_DIR, Candidate, RuleBook
 from .store import CaptionError, CaptionStore
 
 QUEUED_CHUNKS = 2  # rendered chunks the feeder keeps ready ahead of the dispatcher
+FIRST_ITEMS = 256  # requests rendered and sent before the rest of the first chunk
 
 
 @dataclass(frozen=True)
@@ -186,11 +187,16 @@ class _Feeder:
 
     def _loop(self) -> None:
         try:
+            first = True
             for chunk in self.pending.chunks(self.run.options.chunk_rows, self.limit):
-                items = [self.run.item(p, p.attempt, p.rejected_before) for p in chunk]
-                items.sort(key=lambda i: i.job.prompt)
-                if not self._put(items):
-                    return
+                # the first requests go out before the rest of the first chunk is rendered
+                parts = [chunk[:FIRST_ITEMS], chunk[FIRST_ITEMS:]] if first else [chunk]
+                first = False
+                for part in filter(None, parts):
+                    items = [self.run.item(p, p.attempt, p.rejected_before) for p in part]
+                    items.sort(key=lambda i: i.job.prompt)
+                    if not self._put(items):
+                        return
             self._put(self._END)
         except BaseException as exc:  # handed to the dispatcher, which raises it
             self._put(exc)

@@ -41,7 +41,10 @@ class CaptionStore:
     def bootstrap(self, wait_s: float = 30.0) -> None:
         """One full writable open: creates the caption tables and records the settings."""
         with self._one:
-            Warehouse(self.path, settings=self.settings, create=False, lock_wait_s=wait_s).close()
+            Warehouse(
+                self.path, settings=self.settings, create=False, progress_bar=False,
+                lock_wait_s=wait_s,
+            ).close()
 
     @contextmanager
     def connect(
