@@ -58,6 +58,8 @@ def test_back_ends_refuse_a_constraint_they_cannot_send():
     smollm2 = create_backend("local", BackendOptions(model="smollm2-135m"))
     assert smollm2.decoding() == {"prompt_mode": "chat", "constrain": "grammar"}
     default = create_backend("local", BackendOptions())  # gemma3-270m, a base model
-    assert default.decoding() == {"prompt_mode": "completion", "constrain": "grammar"}
+    assert default.decoding() == {"prompt_mode": "completion", "constrain": "none"}
+    gemma = create_backend("local", BackendOptions(constrain="grammar"))
+    assert gemma.decoding() == {"prompt_mode": "completion", "constrain": "grammar"}
     assert create_backend("sglang", BackendOptions(urls=("http://x",))).constraint == "regex"
     assert create_backend("openai", BackendOptions(urls=("http://x",))).constraint == "none"

