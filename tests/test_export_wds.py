@@ -199,6 +199,20 @@ def test_worker_processes_write_the_same_bytes(warehouse, reference, tmp_path):
     assert files_of(tmp_path / "workers") == files_of(reference)
 
 
+def test_helper_processes_write_shards_this_process_commits(warehouse, reference, tmp_path):
+    from rsteller_db.export import ExportOptions, export_dataset
+    from rsteller_db.warehouse import Warehouse
+
+    out = tmp_path / "helpers"
+    with Warehouse(warehouse, read_only=True) as wh:
+        result = export_dataset(wh, out, ExportOptions(shard_size=SHARD, workers=3))
+    # the first shards go to the two helpers (one each, one waiting) before this process
+    # writes any itself; all of them are committed here: no temporary file is left
+    assert result.written == len(SHARDS) and 3 <= result.by_helpers < len(SHARDS)
+    assert not list(out.glob("*.tmp"))
+    assert files_of(out) == files_of(reference)
+
+
 def test_sigkill_mid_shard_then_rerun_is_byte_identical(warehouse, reference, tmp_path):
     out = tmp_path / "killed"
     script = tmp_path / "killer.py"

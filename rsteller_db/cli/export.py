@@ -30,7 +30,8 @@ SHOWN_PROBLEMS = 50
                    "[default: copy cached JPEGs as they are].")
 @click.option("--workers", type=click.IntRange(1, 64), default=defaults.EXPORT_WORKERS,
               show_default=True,
-              help="Processes writing shards in parallel; the bytes do not depend on it.")
+              help="Processes writing shards: this one and N-1 spawned helpers (this one "
+                   "commits them all); the bytes do not depend on it.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=defaults.EXPORT_EXECUTOR,
               show_default=True,
               help="ray: shards written by Ray tasks (RAY_ADDRESS names the cluster; --out on "
@@ -63,15 +64,16 @@ def export(ctx: click.Context, fmt: str, out: Path | None, shard_size: int, spli
         return
     if out is None:
         raise click.UsageError("--out DIR is required: rsteller-db export --out out/rsteller")
-    from ..export import ExportOptions, export_dataset
+    from ..export import ExportHelpers, ExportOptions, export_dataset
 
     app = ctx.find_object(App)
     options = ExportOptions(fmt=fmt, split=split, shard_size=shard_size,
                             jpeg_quality=jpeg_quality, overwrite=overwrite, workers=workers,
                             executor=executor, partitions=partitions)
     reporter = app.reporter
-    with app.open(read_only=True) as wh:
-        result = export_dataset(wh, out, options, reporter)
+    # --workers: the helper processes import while the warehouse opens
+    with ExportHelpers.for_options(options) as helpers, app.open(read_only=True) as wh:
+        result = export_dataset(wh, out, options, reporter, helpers)
     for item in result.skipped[:5]:
         reporter.warn(f"skipped patch {item['patch_id']}: {item['reason']}")
     rate = result.samples / result.seconds if result.seconds else 0.0

@@ -7,13 +7,14 @@ interface and its registry: ``wds``, ``parquet``, ``null``), ``outdir`` (the out
 
 from __future__ import annotations
 
-from .runner import ExportOptions, ExportResult, export_dataset
+from .runner import ExportHelpers, ExportOptions, ExportResult, export_dataset
 from .verify import VerifyReport, document_problems, verify_export
 from .writers import WRITERS, ExportError, FileInfo, Sample, ShardWriter, register
 
 __all__ = [
     "WRITERS",
     "ExportError",
+    "ExportHelpers",
     "ExportOptions",
     "ExportResult",
     "FileInfo",

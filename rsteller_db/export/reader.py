@@ -130,7 +130,8 @@ class SampleMaker:
         reasons = col("image_reason").to_pylist()
         documents = col(DOCUMENT).to_pylist()
         captions = col("captions")
-        lengths = captions.value_lengths().fill_null(0).to_pylist()
+        # (not fill_null: pyarrow imports pandas for it, 0.4 s of every helper's first shard)
+        lengths = [n or 0 for n in captions.value_lengths().to_pylist()]
         tasks = captions.flatten().field("task").to_pylist()
         meta = batch.drop_columns(HIDDEN)
         start = 0

@@ -4,9 +4,10 @@ Samples are taken in ``patch_id`` order and cut into shards of ``shard_size``; s
 always holds the same patches for the same warehouse. Each finished shard has a stats file,
 written last, that records a hash of what the shard holds; a re-run keeps every shard whose
 stats match and writes the others, so an interrupted export resumes where it stopped and
-the result is byte-identical to an uninterrupted one. With ``workers`` > 1, shards are
-written by that many processes (spawned, never forked from the DuckDB process), and with
-``executor='ray'`` by Ray tasks across a cluster; the bytes depend on neither.
+the result is byte-identical to an uninterrupted one. With ``workers`` N > 1, this process
+and N - 1 helper processes (spawned, never forked from the DuckDB process) write shards, and
+this process commits them all; with ``executor='ray'`` Ray tasks across a cluster write and
+commit them. The bytes depend on neither.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
+import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import (
     ALL_COMPLETED,
     FIRST_COMPLETED,
@@ -25,7 +29,8 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -78,6 +83,7 @@ class ExportResult:
     shards: list[dict] = field(default_factory=list)
     written: int = 0
     kept: int = 0
+    by_helpers: int = 0  # of the shards written, those written by helper processes
     seconds: float = 0.0
 
     @property
@@ -166,6 +172,14 @@ class WrittenShard:
         for file in self.files:
             file.abort()
 
+    def hand_over(self) -> WrittenShard:
+        """This shard as it travels back from a helper process: its files released (complete,
+        closed), its rows left behind; the exporter's finisher commits it."""
+        for file in self.files:
+            file.release()
+        return WrittenShard(replace(self.job, table=self.job.table.slice(0, 0)), self.files,
+                            self.stats)
+
 
 def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = None
                       ) -> WrittenShard:
@@ -208,80 +222,173 @@ def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = Non
 
 
 def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> dict:
-    """Write and commit one shard; returns its stats (what worker processes run)."""
+    """Write and commit one shard; returns its stats (what Ray tasks run)."""
     return write_shard_files(job, advance).commit()
+
+
+def write_for_commit(job: ShardJob) -> WrittenShard:
+    """Write one shard's files and hand them back uncommitted (what helper processes run)."""
+    return write_shard_files(job).hand_over()
+
+
+def _write_pickled(payload: bytes) -> WrittenShard:
+    """A helper's task: the job arrives pickled by the exporter's own thread (see submit)."""
+    return write_for_commit(pickle.loads(payload))
+
+
+def _warm_up() -> None:
+    """A helper's first second goes to imports: made while the exporter runs its query."""
+    import pyarrow.compute  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+    from PIL import JpegImagePlugin  # noqa: F401
 
 
 class _Finisher:
     """Commits written shards on one background thread, one at a time, in order.
 
     Syncing a shard to disk waits on the device, not the CPU: done here, it overlaps with
-    writing the next shard. At most one shard waits to be committed while the next is
-    written, so memory stays flat; an error surfaces on the next ``submit`` or on ``finish``,
-    and the shard then waiting is aborted (a re-run writes it).
+    writing the next shard. At most ``waiting`` shards wait to be committed (one for a single
+    process; with helpers, one more than there are helpers, as each brings its shards here),
+    so memory stays flat; an error surfaces on the next ``submit`` or on ``finish``, and the
+    shards then waiting are aborted (a re-run writes them).
     """
 
-    def __init__(self):
+    def __init__(self, waiting: int = 1):
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="rsteller-export-commit")
-        self._pending: tuple[Future, WrittenShard] | None = None
+        self._pending: deque[tuple[Future, WrittenShard]] = deque()
+        self._waiting = waiting
         self.done: dict[int, dict] = {}
 
-    def _wait(self) -> None:
-        if self._pending is not None:
-            future, shard = self._pending
-            self._pending = None
-            self.done[shard.job.index] = future.result()  # a commit's error is raised here
+    def _wait(self, keep: int) -> None:
+        """Wait until at most ``keep`` shards are pending."""
+        while len(self._pending) > keep:
+            future, shard = self._pending.popleft()
+            try:
+                self.done[shard.job.index] = future.result()  # a commit's error is raised here
+            except BaseException:
+                self._drop()
+                raise
+
+    def _drop(self) -> None:
+        """After a failed commit: the commits not yet started are not made."""
+        while self._pending:
+            future, shard = self._pending.pop()
+            if future.cancel():
+                shard.abort()
 
     def submit(self, shard: WrittenShard) -> None:
         try:
-            self._wait()
+            self._wait(self._waiting - 1)
         except BaseException:
             shard.abort()
             raise
-        self._pending = (self._pool.submit(shard.commit), shard)
+        self._pending.append((self._pool.submit(shard.commit), shard))
 
     def finish(self) -> dict[int, dict]:
-        self._wait()
+        self._wait(0)
         return self.done
 
     def close(self) -> None:
         """Let a commit in progress end (its files stay whole either way), stop the thread."""
+        self._drop()
         self._pool.shutdown(wait=True)
 
 
-class _Pool:
-    """Shards written by worker processes, at most ``workers`` + 1 in flight (flat memory)."""
+@contextmanager
+def _main_not_inherited() -> Iterator[None]:
+    """Processes spawned inside this block do not re-import the program's ``__main__``.
 
-    def __init__(self, workers: int, advance: Callable[[int], None]):
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(workers, mp_context=context)
-        self._limit = workers + 1
+    A spawned child runs the parent's main script (or module) again before its first task; for
+    ``rsteller-db`` that is the whole CLI, a third of a helper's start-up. Helpers only run
+    functions of this module, so they do not need it: multiprocessing skips the step for a
+    ``__main__`` that has neither ``__spec__`` nor ``__file__``, which is what this hides
+    while the processes start.
+    """
+    main = sys.modules["__main__"]
+    spec, file = getattr(main, "__spec__", None), main.__dict__.pop("__file__", _NONE)
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__spec__ = spec
+        if file is not _NONE:
+            main.__file__ = file
+
+
+_NONE = object()
+
+
+class ExportHelpers:
+    """Helper processes that write shards while the exporting process writes others.
+
+    ``count`` processes (``ExportOptions.workers`` - 1; 0 starts none) are spawned at once (a
+    fork of the DuckDB process is unsafe); start them before opening the warehouse and they
+    import while it opens and runs the export query (the CLI does)::
+
+        with ExportHelpers.for_options(options) as helpers, Warehouse(path, read_only=True) as wh:
+            export_dataset(wh, out, options, helpers=helpers)
+
+    A shard goes to a helper when fewer than ``count`` + 1 are in flight (one waits, so no
+    helper idles), else the exporting process writes it itself: the work balances with no
+    tuning, and at most ``count`` + 1 shard tables are in transit (flat memory). Helpers only
+    write; their files come back released and the exporter's finisher thread commits them
+    with its own, so hashing and syncing never hold up a writer.
+    """
+
+    def __init__(self, count: int):
+        self.count = count
+        self._limit = count + 1 if count else 0
         self._running: dict[Future, ShardJob] = {}
-        self._advance = advance
-        self.done: dict[int, dict] = {}
+        self._pool = None
+        if count:
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(count, mp_context=context, initializer=_warm_up)
+            with _main_not_inherited():
+                for _ in range(count):  # processes start on demand: start them all now
+                    self._pool.submit(int)
+
+    @classmethod
+    def for_options(cls, options: ExportOptions) -> ExportHelpers:
+        return cls(max(0, options.workers - 1) if options.executor == "local" else 0)
+
+    def __enter__(self) -> ExportHelpers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def has_room(self) -> bool:
+        return len(self._running) < self._limit
 
     def submit(self, job: ShardJob) -> None:
-        self._running[self._pool.submit(write_shard, job)] = job
-        while len(self._running) >= self._limit:
-            self._collect(FIRST_COMPLETED)
+        # pickled here, not on the executor's feeder thread: that thread waited 0.2-0.45 s
+        # for the GIL while this one wrote a shard, and the helper idled meanwhile
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        self._running[self._pool.submit(_write_pickled, payload)] = job
 
-    def _collect(self, when) -> None:
-        finished, _ = wait(self._running, return_when=when)
-        for future in finished:
+    def collect(self, block: bool = False) -> list[tuple[WrittenShard, int]]:
+        """Shards the helpers have finished (all of them when ``block``), with their rows."""
+        if not self._running:
+            return []
+        finished, _ = wait(self._running, timeout=None if block else 0,
+                           return_when=ALL_COMPLETED if block else FIRST_COMPLETED)
+        done = []
+        for future in sorted(finished, key=lambda f: self._running[f].index):
             job = self._running.pop(future)
-            self.done[job.index] = future.result()  # a worker's error is raised here
-            self._advance(job.table.num_rows)
-
-    def finish(self) -> dict[int, dict]:
-        if self._running:
-            self._collect(ALL_COMPLETED)
-        return self.done
+            done.append((future.result(), job.table.num_rows))  # a helper's error is raised here
+        return done
 
     def close(self) -> None:
+        if self._pool is None:
+            return
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for future in self._running:  # written, never to be committed: no .tmp left behind
+            if not future.cancelled() and future.exception() is None:
+                future.result().abort()
+        self._running.clear()
 
 
-class _RayPool(_Pool):
+class _RayPool:
     """Shards written by Ray tasks (``ray.init()`` joins ``RAY_ADDRESS`` or starts a local
     cluster), at most twice the cluster's CPUs in flight. The output folder must be on storage
     every node mounts; the bytes are those of a local export."""
@@ -327,9 +434,61 @@ class _RayPool(_Pool):
             self._ray.cancel(ref)
 
 
+def _jobs(reader: SampleReader, options: ExportOptions, fingerprint: str, root: str,
+          patch_size: int, result: ExportResult, kept: dict[int, dict],
+          advance: Callable[[int], None]) -> Iterator[ShardJob]:
+    """The shards to write, in order; finished shards that still hold their plan are kept
+    (their stats go to ``kept``) and not yielded."""
+    for index, table in enumerate(reader.shard_tables(options.shard_size)):
+        plan = hashlib.sha256((fingerprint + "".join(digests(table))).encode()).hexdigest()
+        stats = _kept(result.out, options.split, index, plan)
+        if stats is not None:
+            result.kept += 1
+            kept[index] = stats
+            advance(table.num_rows)
+            continue
+        result.written += 1
+        yield ShardJob(result.out, options.fmt, options.split, index, plan, table, root,
+                       patch_size, options.jpeg_quality)
+
+
+def _write_here(jobs: Iterator[ShardJob], helpers: ExportHelpers, result: ExportResult,
+                advance: Callable[[int], None]) -> dict[int, dict]:
+    """Write the shards in this process and its helpers; one finisher thread commits all."""
+    finisher = _Finisher(waiting=helpers.count + 1)
+    try:
+        for job in jobs:
+            if helpers.has_room():
+                helpers.submit(job)
+                result.by_helpers += 1
+            else:
+                finisher.submit(write_shard_files(job, advance))
+            for shard, rows in helpers.collect():
+                finisher.submit(shard)
+                advance(rows)
+        for shard, rows in helpers.collect(block=True):
+            finisher.submit(shard)
+            advance(rows)
+        return finisher.finish()
+    finally:
+        finisher.close()
+
+
+def _write_on_ray(jobs: Iterator[ShardJob], advance: Callable[[int], None]) -> dict[int, dict]:
+    pool = _RayPool(advance)
+    try:
+        for job in jobs:
+            pool.submit(job)
+        return pool.finish()
+    finally:
+        pool.close()
+
+
 def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = ExportOptions(),
-                   reporter: Reporter = QUIET) -> ExportResult:
-    """Export the warehouse's ``dataset_samples`` to ``out``; resumes an interrupted export."""
+                   reporter: Reporter = QUIET, helpers: ExportHelpers | None = None
+                   ) -> ExportResult:
+    """Export the warehouse's ``dataset_samples`` to ``out``; resumes an interrupted export.
+    ``helpers``: processes started beforehand (:class:`ExportHelpers`), else started here."""
     options.check()
     out = Path(out)
     started = time.perf_counter()
@@ -348,39 +507,27 @@ def export_dataset(wh: Warehouse, out: str | Path, options: ExportOptions = Expo
                              sort_keys=True)
     result = ExportResult(out)
     stats_by_shard: dict[int, dict] = {}
-    total = None if reporter.quiet else reader.count()  # the count runs the whole view
-    if total is not None:
-        reporter.step(f"exporting {total} sample(s) as {options.fmt} shards of "
-                      f"{options.shard_size} to {out}")
-    with reporter.bar("samples", total=total) as bar:
-        if options.executor == "ray":
-            pool = _RayPool(bar.advance)
-        else:
-            pool = _Pool(options.workers, bar.advance) if options.workers > 1 else None
-        finisher = _Finisher() if pool is None else None
-        try:
-            for index, table in enumerate(reader.shard_tables(options.shard_size)):
-                plan = hashlib.sha256(
-                    (fingerprint + "".join(digests(table))).encode()).hexdigest()
-                stats = _kept(out, options.split, index, plan)
-                if stats is not None:
-                    result.kept += 1
-                    stats_by_shard[index] = stats
-                    bar.advance(table.num_rows)
-                    continue
-                job = ShardJob(out, options.fmt, options.split, index, plan, table,
-                               str(wh.data_dir), patch_size, options.jpeg_quality)
-                result.written += 1
-                if pool is None:
-                    finisher.submit(write_shard_files(job, bar.advance))
-                else:
-                    pool.submit(job)
-            stats_by_shard.update(pool.finish() if pool is not None else finisher.finish())
-        finally:
-            if pool is not None:
-                pool.close()
-            if finisher is not None:
-                finisher.close()
+    local = options.executor == "local"
+    # helpers start before the query (if the caller has not started them before opening the
+    # warehouse), so their imports overlap it
+    own = helpers is None
+    if own:
+        helpers = ExportHelpers.for_options(options)
+    try:
+        total = None if reporter.quiet else reader.count()  # the count runs the whole view
+        if total is not None:
+            reporter.step(f"exporting {total} sample(s) as {options.fmt} shards of "
+                          f"{options.shard_size} to {out}")
+        with reporter.bar("samples", total=total) as bar:
+            jobs = _jobs(reader, options, fingerprint, str(wh.data_dir), patch_size,
+                         result, stats_by_shard, bar.advance)
+            if local:
+                stats_by_shard.update(_write_here(jobs, helpers, result, bar.advance))
+            else:
+                stats_by_shard.update(_write_on_ray(jobs, bar.advance))
+    finally:
+        if own:
+            helpers.close()
     result.shards = [stats_by_shard[i] for i in sorted(stats_by_shard)]
     stale = remove_shards_from(out, options.split, len(result.shards))
     if stale:

@@ -123,8 +123,22 @@ class AtomicFile:
         if self._pending:
             self._write_lot()
 
+    def release(self) -> None:
+        """Seal the file and close it, leaving the complete temporary file for another process
+        (the exporter's own, when a helper process wrote the shard) to commit: an AtomicFile
+        pickles only when released, and ``commit`` opens the file again."""
+        self.seal()
+        self._close()
+
+    def __getstate__(self) -> dict:
+        if self._fd is not None or self._pending:
+            raise TypeError(f"{self.tmp} is still open: release() it before it travels")
+        return dict(self.__dict__)
+
     def commit(self) -> FileInfo:
         self.seal()
+        if self._fd is None:  # released by the process that wrote it
+            self._fd = os.open(self.tmp, os.O_RDWR)
         sha = self._sha256()
         os.fsync(self._fd)
         self._close()
@@ -210,16 +224,18 @@ class ParquetWriter(ShardWriter):
 
     def open(self, stem: Path) -> None:
         self._path = stem.with_name(stem.name + ".parquet")
-        self._rows: list[tuple[pa.RecordBatch, list[int]]] = []
+        self._runs: list[list] = []  # [batch, first row, rows]: runs of consecutive rows
 
     def write(self, sample: Sample) -> None:
-        if self._rows and self._rows[-1][0] is sample.batch:
-            self._rows[-1][1].append(sample.index)
+        run = self._runs[-1] if self._runs else None
+        if run is not None and run[0] is sample.batch and run[1] + run[2] == sample.index:
+            run[2] += 1
         else:
-            self._rows.append((sample.batch, [sample.index]))
+            self._runs.append([sample.batch, sample.index, 1])
 
     def close(self) -> list[AtomicFile]:
-        parts = [batch.take(pa.array(rows, pa.int64())) for batch, rows in self._rows]
+        # slices, not take(): no copy, and no pa.array (whose first call imports pandas)
+        parts = [batch.slice(first, rows) for batch, first, rows in self._runs]
         table = pa.Table.from_batches(parts, schema=self.schema)
         buffer = io.BytesIO()
         pq.write_table(table, buffer, compression="zstd")
@@ -230,11 +246,11 @@ class ParquetWriter(ShardWriter):
         except BaseException:
             out.abort()
             raise
-        self._rows = []
+        self._runs = []
         return [out]
 
     def abort(self) -> None:
-        self._rows = []
+        self._runs = []
         if self._path is not None:  # None: the shard failed before this file was started
             self._path.with_name(self._path.name + TMP_SUFFIX).unlink(missing_ok=True)
 
