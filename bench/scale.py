@@ -27,7 +27,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,20 +58,62 @@ def inputs(cache: Path, scale: int) -> tuple[Path, Path]:
     return pbf, images
 
 
-def run(args: list[str], cwd: Path) -> tuple[float, float, int, float]:
-    """(wall seconds, peak RSS in MiB, exit status, CPU seconds) of one CLI command in a fresh
-    process. CPU seconds (user + system, all threads) are less disturbed than wall time by
-    other work on a shared machine."""
+class RssTrace:
+    """The resident memory of a process, sampled every ``interval`` seconds on a thread, so a
+    build's peak can be put down to the stage that was running (``_meta.stage_runs``)."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.samples: list[tuple[datetime, float]] = []  # (local time, MiB)
+        self._pid, self._interval = pid, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        status = Path(f"/proc/{self._pid}/status")
+        while not self._stop.is_set():
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.samples.append((datetime.now(), int(line.split()[1]) / 1024))
+            except OSError:  # the process has ended
+                return
+            self._stop.wait(self._interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self, runs: list[tuple[str, datetime, float]]) -> dict[str, float]:
+        """Peak MiB sampled during each run of (stage, started_at, duration_s); a stage built
+        in several runs (partitions) gets the highest."""
+        out: dict[str, float] = {}
+        for stage, started, seconds in runs:
+            end = started + timedelta(seconds=seconds)
+            inside = [mib for at, mib in self.samples if started <= at <= end]
+            if inside:
+                out[stage] = round(max(out.get(stage, 0.0), *inside))
+        return out
+
+
+def run(args: list[str], cwd: Path, trace: bool = False
+        ) -> tuple[float, float, int, float, RssTrace | None]:
+    """(wall seconds, peak RSS in MiB, exit status, CPU seconds, RSS trace or None) of one CLI
+    command in a fresh process. CPU seconds (user + system, all threads) are less disturbed
+    than wall time by other work on a shared machine."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "rsteller_db", "--quiet", *args], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    rss = RssTrace(proc.pid) if trace else None
+    err = proc.stderr.read()  # until the process closes it (ends): no full pipe blocks it
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    err = proc.stderr.read()
+    if rss is not None:
+        rss.stop()
     if status:
         print(f"  {' '.join(args)} failed: {err.strip().splitlines()[-1:]}", file=sys.stderr)
     return (wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status),
-            usage.ru_utime + usage.ru_stime)
+            usage.ru_utime + usage.ru_stime, rss)
 
 
 def measure(cache: Path, scale: int, mode: str) -> dict:
@@ -83,7 +127,7 @@ def measure(cache: Path, scale: int, mode: str) -> dict:
     wh = ["-w", "rsteller.duckdb"]
     t_osm = run([*wh, "ingest", "osm", str(pbf)], work)
     t_naip = run([*wh, "ingest", "naip", "--source", "local", str(images)], work)
-    wall, rss, code, cpu = run([*wh, *command], work)
+    wall, rss, code, cpu, trace = run([*wh, *command], work, trace=True)
     out = {"scale": scale, "mode": mode, "memory_limit": limit or "75%", "build_s": wall,
            "build_cpu_s": cpu,
            "build_peak_rss_mib": rss, "ok": code == 0, "ingest_osm_s": t_osm[0],
@@ -101,7 +145,11 @@ def measure(cache: Path, scale: int, mode: str) -> dict:
             requests=q("select count(*) from caption_requests"),
             partitions=q("select count(distinct partition_key) from int_patches_gridded"),
             nodes=q("select count(*) from raw.osm_elements where kind = 'node'"))
+        runs = con.execute("select stage, started_at, duration_s from _meta.stage_runs "
+                           "where status = 'built'").fetchall()
         con.close()
+        peaks = trace.peaks(runs)  # the 5 stages with the highest RSS, highest first
+        out["stage_peak_rss_mib"] = dict(sorted(peaks.items(), key=lambda kv: -kv[1])[:5])
         out["patches_per_s"] = out["patches"] / wall
         out["patches_per_cpu_s"] = out["patches"] / cpu
     shutil.rmtree(work, ignore_errors=True)
@@ -129,8 +177,10 @@ def export_rates(n: int, repeat: int = 3) -> dict:
                 seconds, _, count = timed(export_once, wh, root / "export", 500, workers)
                 rates[f"workers_{workers}"].append(count / seconds)
     best = {k: max(v) for k, v in rates.items()}
+    paired = sorted(w / o for w, o in zip(rates["workers_2"], rates["workers_1"], strict=True))
     return {"samples": n, **{f"{k}_samples_per_s": round(v) for k, v in best.items()},
-            "workers_2_vs_1": round(best["workers_2"] / best["workers_1"], 3)}
+            "workers_2_vs_1": round(best["workers_2"] / best["workers_1"], 3),
+            "workers_2_vs_1_median_of_rounds": round(paired[len(paired) // 2], 3)}
 
 
 def table(results: list[dict]) -> str:
