@@ -163,6 +163,14 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     help="Caption only the requests matching this SQL condition over request_id, patch_id, "
     "task, prompt_name and payload (one partition, a region, a sample).",
 )
+@click.option(
+    "--partition",
+    "partitions",
+    multiple=True,
+    metavar="KEY",
+    help="Only the requests of this partition's patches (repeatable; "
+    "int_patches_gridded.partition_key, e.g. n41w075); combines with --where.",
+)
 @format_option()
 @click.pass_context
 def caption(
@@ -187,6 +195,7 @@ def caption(
     prompts_dir: Path | None,
     rules_dir: Path | None,
     where: str | None,
+    partitions: tuple[str, ...],
     fmt: str,
 ) -> None:
     """Caption the pending requests (Task 1/2, then Task 3 revisions) into the captions table.
@@ -204,11 +213,14 @@ def caption(
           --batch-size 64 --retry-rejected 2
       rsteller-db caption --retry-rejected 2 --fallback template  # what just build runs
       rsteller-db caption --backend template --where "patch_id % 4 = 0"
+      rsteller-db caption --partition n41w075 --partition n41w076
       rsteller-db caption rules
     """
     if ctx.invoked_subcommand is not None:
         return
     app: App = ctx.find_object(App)
+    if partitions:
+        where = _partition_where(app, partitions, where)
     options = CaptionOptions(
         backend=backend,
         urls=urls,
@@ -242,6 +254,27 @@ def caption(
             err=True,
         )
         ctx.exit(2)
+
+
+def _partition_where(app: App, partitions: tuple[str, ...], where: str | None) -> str:
+    """``--where`` narrowed to the patches of ``--partition``'s partitions, which must exist."""
+    from ..stages import partitions as parts
+
+    if bad := parts.bad_keys(partitions):
+        raise click.BadParameter(
+            f"{', '.join(bad)}: a partition key is the south-west corner of its cell, e.g. "
+            "n41w075 (see int_patches_gridded.partition_key)", param_hint="--partition")
+    with app.open(read_only=True) as wh:
+        if not wh.relation_exists("int_patches_gridded"):
+            raise click.UsageError("--partition needs a built warehouse: run `rsteller-db build`")
+        if missing := parts.missing_keys(wh.con, partitions):
+            known = parts.known_keys(wh.con, limit=9)
+            listed = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+            raise click.BadParameter(
+                f"no patch is in partition {', '.join(missing)} (the warehouse has: "
+                f"{listed or 'none'})", param_hint="--partition")
+    condition = parts.patches_condition(partitions)
+    return f"({where}) AND {condition}" if where else condition
 
 
 @caption.command("rules")

@@ -25,7 +25,9 @@ partition.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +40,41 @@ from .discovery import Stage, sha256_text
 
 PLAN = "int_image_partitions_assigned"
 EXTENT_MARGIN_DEG = 1e-5  # about a metre: windows may poke a centimetre past a footprint
+# the keys the plan writes: south-west corner, whole degrees or two decimals (n41w075,
+# n41.25w074.50, s33e151)
+KEY = re.compile(r"[ns]\d{2}(\.\d{2})?[ew]\d{3}(\.\d{2})?")
+
+
+def bad_keys(keys: Iterable[str]) -> list[str]:
+    """The keys that are not partition keys as the plan writes them."""
+    return [key for key in keys if not KEY.fullmatch(key)]
+
+
+def patches_condition(keys: Iterable[str]) -> str:
+    """A SQL condition over ``patch_id``: the patch belongs to one of these partitions. The
+    keys go in as literals (for options that take SQL text, such as the caption runner's
+    ``where``), so they must be partition keys: anything else is refused."""
+    keys = sorted(set(keys))
+    if not keys or bad_keys(keys):
+        raise ValueError(f"not partition keys: {bad_keys(keys) or 'none given'}")
+    listed = ", ".join(f"'{key}'" for key in keys)
+    return ("patch_id IN (SELECT patch_id FROM int_patches_gridded "
+            f"WHERE partition_key IN ({listed}))")
+
+
+def missing_keys(con: duckdb.DuckDBPyConnection, keys: Iterable[str]) -> list[str]:
+    """The keys no patch of ``int_patches_gridded`` has (a typo, or a region not built)."""
+    keys = sorted(set(keys))
+    found = {key for (key,) in con.execute(
+        "SELECT DISTINCT partition_key FROM int_patches_gridded "
+        "WHERE partition_key IN (SELECT unnest(?::VARCHAR[]))", [keys]).fetchall()}
+    return [key for key in keys if key not in found]
+
+
+def known_keys(con: duckdb.DuckDBPyConnection, limit: int = 8) -> list[str]:
+    return [key for (key,) in con.execute(
+        "SELECT DISTINCT partition_key FROM int_patches_gridded ORDER BY 1 LIMIT ?",
+        [limit]).fetchall()]
 
 
 @dataclass(frozen=True)
