@@ -122,16 +122,22 @@ def load(wh: Warehouse, elements: list[tuple], patches: list[tuple]) -> None:
         CREATE OR REPLACE TABLE stg_osm__elements AS
         SELECT element_id, CASE element_id % 10 WHEN 1 THEN 'node' WHEN 2 THEN 'way'
                ELSE 'relation' END AS osm_type, element_id // 10 AS osm_id, kind, tags,
-               ST_GeomFromWKB(wkb) AS geom
+               ST_GeomFromWKB(wkb) AS geom, '-infinity'::TIMESTAMP AS osm_from,
+               'infinity'::TIMESTAMP AS osm_until
         FROM el;
         CREATE OR REPLACE TABLE stg_osm__boundaries AS
         SELECT 1::BIGINT AS element_id, 'relation' AS osm_type, 0::BIGINT AS osm_id,
                'Millbrook' AS name, 8 AS admin_level, MAP {{'boundary': 'administrative'}} AS tags,
-               ST_Envelope_Agg(ST_GeomFromWKB(wkb)) AS geom FROM pt;
+               ST_Envelope_Agg(ST_GeomFromWKB(wkb)) AS geom, '-infinity'::TIMESTAMP AS osm_from,
+               'infinity'::TIMESTAMP AS osm_until FROM pt;
         CREATE OR REPLACE TABLE stg_naip__images AS
         SELECT 'bench' AS image_name, DATE '2022-08-15' AS acquired_on, {EPSG} AS epsg,
                0.6 AS gsd_m, 0 AS width_px, 0 AS height_px, NULL::GEOMETRY AS geom,
                NULL::DOUBLE[] AS native_bounds, 'bench' AS source, '' AS uri;
+        CREATE OR REPLACE TABLE stg_osm__image_snapshots AS  -- a plain extract: one snapshot
+        SELECT 'bench' AS image_name, DATE '2022-08-15' AS acquired_on,
+               'one snapshot' AS snapshot, NULL::TIMESTAMP AS osm_target_at,
+               NULL::TIMESTAMP AS osm_at, NULL::BIGINT AS osm_gap_days;
         CREATE OR REPLACE TABLE int_patches_gridded AS
         SELECT patch_id, 'bench' AS image_name, col, "row", col * 448 AS px_x, "row" * 448 AS px_y,
                448 AS px_size, {EPSG} AS epsg, ST_GeomFromWKB(native) AS geom_native,

@@ -8,7 +8,7 @@ It fills the upstream relations the export marts read (``caption_requests``,
 ``int_patches_gridded``, ``stg_naip__images``, ``stg_osm__elements``) with the columns of
 docs/architecture.md, rows of the tables declared in sql/00_ddl/ (``captions``,
 ``patch_images``, ``_meta.sources``), and real 448 x 448 JPEG patches beside the warehouse;
-then it builds the export's marts from their own SQL files.
+then it builds the export's marts (and the images' OSM times) from their own SQL files.
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from rsteller_db.warehouse import Warehouse
 
 IMAGES = ("m_4107501_ne_18_060_20221108", "m_4107501_nw_18_060_20221108",
           "m_4107502_se_18_060_20220915", "m_4107502_sw_18_060_20220915")
-MART_FILES = ("30_dataset_samples.sql", "32_export_samples.sql")  # what the exporter reads
+MART_FILES = ("30_dataset_samples.sql", "32_export_samples.sql",  # what the exporter reads
+              "33_export_osm_snapshots.sql")
+STAGING_FILES = ("06_stg_osm__image_snapshots.sql",)  # the OSM time of each image
 ANNOTATORS = ("mistralai/Mistral-Nemo-Instruct-2407", "mistralai/Mistral-Small-Instruct-2409")
 
 _UPSTREAM = """
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS stg_naip__images (
     height_px INTEGER, geom GEOMETRY, native_bounds DOUBLE[], source VARCHAR, uri VARCHAR);
 CREATE TABLE IF NOT EXISTS stg_osm__elements (
     element_id BIGINT, osm_type VARCHAR, osm_id BIGINT, kind VARCHAR,
-    tags MAP(VARCHAR, VARCHAR), geom GEOMETRY);
+    tags MAP(VARCHAR, VARCHAR), geom GEOMETRY, osm_from TIMESTAMP, osm_until TIMESTAMP);
 """
 
 # Patches 1..n. Every 11th patch has only a failed caption (not exportable); every 7th has a
@@ -59,7 +61,8 @@ FROM (SELECT unnest($images) AS name);
 INSERT INTO stg_osm__elements
 SELECT p * 10 + 2, 'way', p, CASE WHEN p % 2 = 0 THEN 'area' ELSE 'line' END,
        CASE WHEN p % 2 = 0 THEN map(['building', 'name'], ['school', 'Hall ' || p])
-            ELSE map(['highway', 'name'], ['residential', 'Road ' || p]) END, NULL
+            ELSE map(['highway', 'name'], ['residential', 'Road ' || p]) END, NULL,
+       '-infinity', 'infinity'
 FROM range(1, $n + 1) t(p);
 INSERT INTO caption_requests
 SELECT p || '-t' || (1 + p % 2), p, 1 + p % 2, p * 10 + 2, 'describe_v1', '{}'
@@ -175,7 +178,8 @@ def synthetic_warehouse(path: Path, patches: int, **kwargs) -> SyntheticWarehous
         sql_dir = Path(scratch)
         for layer in ("seeds", *LAYERS):
             sql_folder(layer, sql_dir).mkdir()
-        for name in MART_FILES:
-            shutil.copy(sql_folder("marts") / name, sql_folder("marts", sql_dir) / name)
+        for layer, names in (("staging", STAGING_FILES), ("marts", MART_FILES)):
+            for name in names:
+                shutil.copy(sql_folder(layer) / name, sql_folder(layer, sql_dir) / name)
         build(wh, sql_dir=sql_dir)
     return made

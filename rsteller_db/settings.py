@@ -54,6 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
         "revisions_per_patch", 1, "Task 3 revisions requested per accepted Task 1/2 caption (1-4)"
     ),
     Setting("tag_value_max_chars", 120, "OSM tag values longer than this are cut before prompting"),
+    Setting(
+        "osm_date_offset_days",
+        30,
+        "with a full-history OSM extract, each image sees the map as of its acquisition date "
+        "plus this many days (RSTeller: 30; docs/osm.md)",
+    ),
     # partitions
     Setting(
         "partition_deg",
@@ -92,6 +98,8 @@ def _validate(values: dict[str, Any]) -> None:
         ("revisions_per_patch", 0 <= values["revisions_per_patch"] <= 4, "must be 0-4"),
         ("threads", values["threads"] >= 0, "must be 0 or more"),
         ("partition_deg", 0 < values["partition_deg"] <= 90, "must be in (0, 90]"),
+        ("osm_date_offset_days", abs(values["osm_date_offset_days"]) <= 36_500,
+         "must be within 100 years (-36500..36500)"),
     ]
     for key, ok, why in checks:
         if not ok:

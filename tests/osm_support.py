@@ -72,8 +72,8 @@ def osm_sql_dir(root: Path) -> Path:
     out = root / "sql"
     for sub in ("seeds", "staging", "intermediate", "marts", "audits"):
         sql_folder(sub, out).mkdir(parents=True, exist_ok=True)
-    for sub, pattern in (("seeds", "osm_*.csv"), ("staging", "1*_stg_osm__*.sql"),
-                         ("audits", "stg_osm__*.sql")):
+    for sub, pattern in (("seeds", "osm_*.csv"), ("staging", "*_stg_osm__*.sql"),
+                         ("staging", "*_stg_naip__images.sql"), ("audits", "stg_osm__*.sql")):
         for path in sql_folder(sub).glob(pattern):
             shutil.copy(path, sql_folder(sub, out) / path.name)
     return out

@@ -1,4 +1,5 @@
-"""Full-history extracts: every version is kept, and the staging sees the map as the file ends."""
+"""Full-history extracts: every version is kept with when it became current and when it was
+replaced; before any image is ingested the staging sees the map as the file ends."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import osmium
+import pytest
 from osm_support import osm_sql_dir
 from osmium.osm.mutable import Node, Relation, Way
 
 from rsteller_db import stages
+from rsteller_db.errors import InputError
 from rsteller_db.osm import ingest_osm
 from rsteller_db.osm.write import write_pbf
 
@@ -85,3 +88,25 @@ def test_a_plain_extract_loads_as_before(warehouse, tmp_path: Path):
     assert warehouse.con.execute("SELECT count(*) FROM raw.osm_history").fetchone()[0] == 0
     details = warehouse.con.execute("SELECT details->>'history' FROM _meta.sources").fetchone()
     assert details[0] == "false"
+
+
+def test_an_unsorted_history_file_is_refused(warehouse, tmp_path: Path):
+    header = osmium.io.Header()
+    header.has_multiple_object_versions = True
+    path = tmp_path / "unsorted.osh.pbf"
+    with osmium.SimpleWriter(str(path), header=header, overwrite=True) as w:
+        w.add_node(Node(id=2, version=1, timestamp=T1, location=(LON, LAT)))
+        w.add_node(Node(id=1, version=1, timestamp=T1, location=(LON, LAT)))
+    with pytest.raises(InputError, match="not sorted.*osmium sort"):
+        ingest_osm(warehouse, path)
+    assert warehouse.con.execute("SELECT count(*) FROM raw.osm_history").fetchone()[0] == 0
+    assert warehouse.con.execute("SELECT count(*) FROM _meta.sources").fetchone()[0] == 0
+
+
+def test_each_version_knows_when_it_was_replaced(warehouse, tmp_path: Path):
+    ingest_osm(warehouse, write_history(tmp_path / "town.osh.pbf"))
+    rows = warehouse.con.execute(
+        "SELECT version, visible, valid_from, valid_until FROM raw.osm_history "
+        "WHERE kind = 'way' AND id = 1 ORDER BY version").fetchall()
+    naive = [t.replace(tzinfo=None) for t in (T1, T2)]
+    assert rows == [(1, True, naive[0], naive[1]), (2, False, naive[1], None)]

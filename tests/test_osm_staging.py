@@ -211,8 +211,8 @@ def test_audits_catch_a_bad_row(built):
     built.wh.con.execute("BEGIN")
     try:
         built.wh.con.execute("INSERT INTO stg_osm__elements SELECT element_id, osm_type, osm_id, "
-                             "'point', MAP {}, geom FROM stg_osm__elements WHERE kind = 'area' "
-                             "LIMIT 1")
+                             "'point', MAP {}, geom, osm_from, osm_until FROM stg_osm__elements "
+                             "WHERE kind = 'area' LIMIT 1")
         caught = {a.stem for a in AUDITS if built.rows(a.read_text())}
     finally:
         built.wh.con.execute("ROLLBACK")

@@ -57,6 +57,30 @@ def stored_settings(wh: Warehouse) -> dict:
     return {key: json.loads(value) for key, value in rows}
 
 
+def osm_snapshots(wh: Warehouse, partitions=()) -> dict | None:
+    """The OSM time each exported image was described from (mart ``export_osm_snapshots``),
+    when the images have per-image snapshots (a full-history extract); else None: with plain
+    extracts every image sees the extract's date, which ``sources`` records."""
+    if not wh.relation_exists("export_osm_snapshots"):
+        return None
+    where, params = ("WHERE partition_key IN (SELECT unnest(?::VARCHAR[]))", [list(partitions)]) \
+        if partitions else ("", [])
+    rows = wh.con.execute(
+        "SELECT image_name, acquired_on, osm_at, osm_gap_days, samples, snapshot "
+        f"FROM export_osm_snapshots {where} ORDER BY image_name", params).fetchall()
+    if not any(row[5] == "per image" for row in rows):
+        return None
+    return {
+        "offset_days": stored_settings(wh).get("osm_date_offset_days"),
+        "images": [
+            {"image_name": name, "acquired_on": _plain(acquired),
+             "osm_snapshot_at": at.strftime("%Y-%m-%dT%H:%M:%SZ") if at else None,
+             "osm_gap_days": gap, "samples": samples}
+            for name, acquired, at, gap, samples, _ in rows
+        ],
+    }
+
+
 def build_manifest(wh: Warehouse, *, fmt: str, split: str, options: dict,
                    shards: list[dict]) -> dict:
     """The manifest document. Deterministic: the same warehouse gives the same bytes."""
@@ -64,7 +88,7 @@ def build_manifest(wh: Warehouse, *, fmt: str, split: str, options: dict,
     for shard in shards:
         for task, n in shard.get("captions_by_task", {}).items():
             tasks[task] = tasks.get(task, 0) + n
-    return {
+    manifest = {
         "writer": f"rsteller-db {__version__}",
         "format": fmt,
         "split": split,
@@ -86,3 +110,7 @@ def build_manifest(wh: Warehouse, *, fmt: str, split: str, options: dict,
         "sources": sources(wh),
         "attribution": ATTRIBUTION,
     }
+    snapshots = osm_snapshots(wh, options.get("partitions", ()))
+    if snapshots is not None:  # plain extracts: the manifest stays as it was
+        manifest["osm_snapshots"] = snapshots
+    return manifest

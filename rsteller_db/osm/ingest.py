@@ -1,4 +1,5 @@
-"""Ingest of ``.osm.pbf`` files into ``raw.osm_elements``, with source bookkeeping.
+"""Ingest of ``.osm.pbf`` files into ``raw.osm_elements`` (full-history extracts into
+``raw.osm_history``, see history.py), with source bookkeeping.
 
 One file is one source (``_meta.sources``, kind ``osm``): its name, size, SHA-256, the
 replication timestamp from its header (``snapshot_at``) and the header itself. The same
@@ -187,7 +188,7 @@ def ingest_osm(wh: Warehouse, path: str | os.PathLike, *, replace: bool = False,
     old_id = same_name[0] if same_name else None
     history = is_history(header)
     details = {"header": header.to_json(), "path": str(path.resolve()), "history": history}
-    reporter.step(f"loading {name} into raw.osm_elements"
+    reporter.step(f"loading {name} into {'raw.osm_history' if history else 'raw.osm_elements'}"
                   + (f" (replacing source {old_id})" if old_id else ""))
     con = wh.con
     con.execute("BEGIN")

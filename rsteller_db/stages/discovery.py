@@ -8,7 +8,8 @@ A stage is one file holding one ``SELECT`` (or ``WITH ... SELECT``) under a head
     -- depends: a, b          (optional: inputs the SQL does not name, e.g. inside a macro)
     -- partition: patch_id    (optional: built partition by partition, see partitions.py)
     -- scope: geom            (optional: what one partition sees of this stage's rows)
-    -- slices: raw.osm_elements  (optional: built in slices sized by that relation's rows)
+    -- slices: raw.osm_elements  (optional: built in slices sized by these relations' rows)
+    -- fingerprint: rows     (optional: readers see the digest of its rows, not of its inputs)
 
 Other ``-- key: value`` lines are kept in ``Stage.header`` for the code that reads the
 relation (the dataset card's ``title``, ``part``, ``plot`` and ``limit``).
@@ -69,7 +70,7 @@ class Stage:
     settings: tuple[str, ...] = ()  # setting keys read by the SQL and its audits
     partition: str | None = None  # 'partition_key' | 'patch_id' | None (built whole)
     scope: str | None = None  # 'image_name' | 'geom' | None (a partition reads it whole)
-    slices: str | None = None  # relation whose row count sets the number of slices
+    slices: str | None = None  # relations (comma list) whose rows set the number of slices
     header: dict[str, str] = field(default_factory=dict, compare=False)  # every `-- key: value`
 
     @property

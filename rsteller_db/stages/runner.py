@@ -24,7 +24,7 @@ from ..errors import AuditError, StageError
 from ..paths import SQL_DIR
 from ..warehouse import Warehouse
 from . import partitions as parts
-from .discovery import Stage, discover, select
+from .discovery import Stage, discover, select, sha256_text
 from .fingerprints import ExternalInputs, combined, stage_fingerprint, unrepeatable
 
 AUDIT_SAMPLE_ROWS = 5
@@ -114,13 +114,13 @@ def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> float:
 
 
 def slice_count(wh: Warehouse, stage: Stage) -> int:
-    """How many slices ``stage`` is built in (1 unless it says ``-- slices:``)."""
-    if not stage.slices:
-        return 1
-    schema, _, name = stage.slices.rpartition(".")
-    if not wh.relation_exists(name, schema or "main"):
-        return 1
-    rows = wh.con.execute(f"SELECT count(*) FROM {stage.slices}").fetchone()[0]
+    """How many slices ``stage`` is built in (1 unless it says ``-- slices: R[, R2 ...]``: the
+    rows of those relations together set it)."""
+    rows = 0
+    for relation in (part.strip() for part in (stage.slices or "").split(",")):
+        schema, _, name = relation.rpartition(".")
+        if relation and wh.relation_exists(name, schema or "main"):
+            rows += wh.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
     return max(1, math.ceil(rows * SLICE_BYTES_PER_ROW / memory_limit_bytes(wh.con)))
 
 
@@ -199,7 +199,8 @@ class _Build:
         fp = stage_fingerprint(stage, self.settings, inputs)
         exists = self.wh.relation_exists(stage.name)
         if stage.name not in self.chosen:
-            self.fps[stage.name] = _last_fingerprint(self.wh, stage.name) if exists else fp
+            self.fps[stage.name] = self.rows_fingerprint(stage) or (
+                _last_fingerprint(self.wh, stage.name) if exists else fp)
             return
         fresh = (not self.force and not stage.refresh_always and fp is not None and exists
                  and _last_fingerprint(self.wh, stage.name) == fp)
@@ -210,8 +211,19 @@ class _Build:
             if fp is None or stage.refresh_always:
                 fp = unrepeatable()
             result = run_stage(self.wh, stage, fp, self.build_id)
-        self.fps[stage.name] = fp
+        self.fps[stage.name] = self.rows_fingerprint(stage) or fp
         self.done(stage, result)
+
+    def rows_fingerprint(self, stage: Stage) -> str | None:
+        """For a stage with ``-- fingerprint: rows``: the digest of its rows, which the stages
+        reading it see instead of its input fingerprint (a rebuild that yields the same rows
+        rebuilds nothing downstream)."""
+        if stage.header.get("fingerprint") != "rows" or not self.wh.relation_exists(stage.name):
+            return None
+        n, xor, total = self.wh.con.execute(
+            f"SELECT count(*), bit_xor(hash(r)), sum(hash(r)::HUGEINT) FROM {stage.name} AS r"
+        ).fetchone()
+        return "rows:" + sha256_text(f"{stage.name}:{n}:{xor}:{total}")
 
     # -- partitions ----------------------------------------------------------------------
     def partitioned(self, stages: list[Stage], executor: str, on_partition) -> None:

@@ -62,3 +62,10 @@ CREATE OR REPLACE MACRO slice_index() AS 0;
 CREATE OR REPLACE MACRO setting(k) AS (
     SELECT json_extract_string(value, '$') FROM _meta.settings WHERE key = k
 );
+
+-- osm_valid_at(osm_from, osm_until, t): whether an element state (a row of the OSM staging,
+-- valid for OSM times osm_from <= t < osm_until) is the one an image whose OSM time is t sees
+-- (stg_osm__image_snapshots.osm_at). A plain extract's states span -infinity .. infinity; a
+-- NULL time sees the states that are still current (the map as the files end).
+CREATE OR REPLACE MACRO osm_valid_at(osm_from, osm_until, t) AS
+    coalesce(osm_from <= t AND t < osm_until, osm_until = 'infinity'::TIMESTAMP);

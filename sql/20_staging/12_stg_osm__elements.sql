@@ -1,5 +1,5 @@
 -- kind: table
--- grain: element_id (osm_id * 10 + 1 node, 2 way, 3 relation)
+-- grain: element_id, osm_from (element_id = osm_id * 10 + 1 node, 2 way, 3 relation)
 -- The OSM elements a caption can describe, in EPSG:4326:
 --   tagged nodes -> points;
 --   ways -> lines, or polygons when closed and a tag matches osm_area_rules (area=no wins);
@@ -9,19 +9,33 @@
 -- are removed. Administrative boundaries (a `boundary` or `admin_level` tag) are kept apart
 -- in stg_osm__boundaries. Areas whose ways miss nodes are left out (stg_osm__problems);
 -- lines missing nodes keep the nodes the extract holds.
+-- One row per element state: with a full-history extract an element may have several, each
+-- valid for OSM times osm_from <= t < osm_until (stg_osm__versions, stg_osm__ways,
+-- stg_osm__multipolygons); a plain extract's elements have one, -infinity .. infinity.
 with osm_files as (
-    -- 1 when the objects come from one extract (no copies to choose between), else 2
-    select if(min(source_id) = max(source_id), 1, 2) as n from raw.osm_elements
+    -- 1 when the objects come from one extract (no copies to choose between), 2 from several,
+    -- 0 when a history was ingested (all objects come from stg_osm__versions)
+    select case
+        when exists (select 1 from raw.osm_history) then 0
+        when min(source_id) = max(source_id) then 1
+        else 2 end as n
+    from raw.osm_elements
 ),
 tagged_nodes as (
-    select id, tags, lon, lat
+    select id, tags, lon, lat, '-infinity'::TIMESTAMP as osm_from,
+        'infinity'::TIMESTAMP as osm_until
     from raw.osm_elements
-    where kind = 'node' and cardinality(tags) > 0 and (select n from osm_files) <= 1
+    where kind = 'node' and cardinality(tags) > 0 and (select n from osm_files) = 1
     union all
-    select id, arg_max(tags, source_id), arg_max(lon, source_id), arg_max(lat, source_id)
+    select id, arg_max(tags, source_id), arg_max(lon, source_id), arg_max(lat, source_id),
+        '-infinity'::TIMESTAMP, 'infinity'::TIMESTAMP
     from raw.osm_elements
-    where kind = 'node' and cardinality(tags) > 0 and (select n from osm_files) > 1
+    where kind = 'node' and cardinality(tags) > 0 and (select n from osm_files) = 2
     group by id
+    union all
+    select id, tags, lon, lat, osm_from, osm_until
+    from stg_osm__versions
+    where kind = 'node' and cardinality(tags) > 0 and lat is not null
 ),
 area_rules as (
     select key, policy, list(value) as vals
@@ -29,12 +43,12 @@ area_rules as (
     group by key, policy
 ),
 closed_way_tags as (
-    select osm_id, unnest(map_keys(tags)) as key, unnest(map_values(tags)) as value
+    select osm_id, osm_from, unnest(map_keys(tags)) as key, unnest(map_values(tags)) as value
     from stg_osm__ways
     where is_closed and cardinality(tags) > 0
 ),
 area_ways as (
-    select distinct t.osm_id
+    select distinct t.osm_id, t.osm_from
     from closed_way_tags as t
     join area_rules as r on r.key = t.key
     where (r.policy = 'include' and list_contains(r.vals, t.value))
@@ -47,23 +61,26 @@ ways as (
         w.tags,
         w.missing_node_count,
         w.geom,
-        a.osm_id is not null and coalesce(w.tags['area'], '') <> 'no' as is_area
+        a.osm_id is not null and coalesce(w.tags['area'], '') <> 'no' as is_area,
+        w.osm_from,
+        w.osm_until
     from stg_osm__ways as w
-    left join area_ways as a on a.osm_id = w.osm_id
+    left join area_ways as a on a.osm_id = w.osm_id and a.osm_from = w.osm_from
     where cardinality(w.tags) > 0 and w.geom is not null
 ),
 features as (
     select id * 10 + 1 as element_id, 'node' as osm_type, id as osm_id, 'point' as kind, tags,
-        ST_Point(lon, lat) as geom
+        ST_Point(lon, lat) as geom, osm_from, osm_until
     from tagged_nodes
     union all
     select element_id, 'way', osm_id, if(is_area, 'area', 'line'), tags,
-        if(is_area, ST_MakePolygon(geom), geom)
+        if(is_area, ST_MakePolygon(geom), geom), osm_from, osm_until
     from ways
     where not (is_area and missing_node_count > 0)
     union all
     select element_id, 'relation', osm_id, 'area',
-        map_from_entries(list_filter(map_entries(tags), e -> e.key <> 'type')), geom
+        map_from_entries(list_filter(map_entries(tags), e -> e.key <> 'type')), geom,
+        osm_from, osm_until
     from stg_osm__multipolygons
     where geom is not null
 ),
@@ -71,6 +88,11 @@ raw_keys as (
     select id * 10 + (case kind when 'node' then 1 when 'way' then 2 else 3 end) as element_id,
         unnest(map_keys(tags)) as key
     from raw.osm_elements
+    where cardinality(tags) > 0
+    union all
+    select id * 10 + (case kind when 'node' then 1 when 'way' then 2 else 3 end),
+        unnest(map_keys(tags))
+    from stg_osm__versions
     where cardinality(tags) > 0
 ),
 dropped_keys as (
@@ -105,6 +127,8 @@ select
             e -> not list_contains(dropped, e.key)))
         else tags
     end as tags,
-    geom
+    geom,
+    osm_from,
+    osm_until
 from candidates
 where not is_affected or len(list_filter(map_keys(tags), k -> not list_contains(dropped, k))) > 0

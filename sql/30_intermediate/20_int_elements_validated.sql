@@ -1,14 +1,15 @@
 -- kind: table
--- grain: element_id
+-- grain: element_id, osm_from
 -- scope: geom
 -- Every OSM element with a geometry the later stages can trust. Invalid polygons
 -- (self-intersections, bow ties) are repaired with ST_MakeValid; an element whose repair
 -- leaves nothing of its own dimension is kept with status 'skipped' and an empty geom, so
 -- the count stays queryable:
 --   select geometry_status, kind, count(*) from int_elements_validated group by all
+-- One row per element state (osm_from, osm_until: see stg_osm__elements).
 with checked as (
     select
-        element_id, osm_type, osm_id, kind, tags, geom,
+        element_id, osm_type, osm_id, kind, tags, geom, osm_from, osm_until,
         geom is not null and not ST_IsEmpty(geom) and ST_IsValid(geom) as is_valid
     from stg_osm__elements
 ),
@@ -31,5 +32,7 @@ select
         when fixed is null or ST_IsEmpty(fixed) then 'skipped'
         when is_valid then 'valid'
         else 'repaired'
-    end as geometry_status
+    end as geometry_status,
+    osm_from,
+    osm_until
 from repaired

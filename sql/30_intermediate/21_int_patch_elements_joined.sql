@@ -13,18 +13,27 @@
 -- the whole patch clips to the patch square without an overlay.
 -- is_clipped: the element extends beyond the view by more than 5 cm (a round trip through
 -- EPSG:4326 moves an edge shared with the patch by far less).
-with pairs as (
-    select p.patch_id, p.epsg, e.element_id
+-- Each patch sees each element as it was at its image's OSM time (stg_osm__image_snapshots:
+-- one state per element; a plain extract's elements have only one).
+with timed as (
+    select p.patch_id, p.epsg, p.geom, s.osm_at
     from int_patches_gridded as p
+    left join stg_osm__image_snapshots as s using (image_name)
+),
+pairs as (
+    select p.patch_id, p.epsg, e.element_id, e.osm_from
+    from timed as p
     join int_elements_validated as e
       on p.geom && e.geom
+    -- coalesce() keeps the time out of the join condition (a spatial join)
+    where coalesce(osm_valid_at(e.osm_from, e.osm_until, p.osm_at), false)
 ),
 projected as (
     select
-        x.element_id, x.epsg, e.kind, e.tags,
+        x.element_id, x.osm_from, x.epsg, e.kind, e.tags,
         ST_Transform(e.geom, 'EPSG:4326', 'EPSG:' || x.epsg, always_xy := true) as geom_native
-    from (select distinct element_id, epsg from pairs) as x
-    join int_elements_validated as e using (element_id)
+    from (select distinct element_id, osm_from, epsg from pairs) as x
+    join int_elements_validated as e using (element_id, osm_from)
 ),
 boxed as materialized (
     select
@@ -54,7 +63,7 @@ flagged as (
              and j.ey0 >= f.y0 - 0.05 and j.ey1 <= f.y1 + 0.05) as is_clipped,
         j.ex0 <= f.x0 and j.ex1 >= f.x1 and j.ey0 <= f.y0 and j.ey1 >= f.y1 as covers_box
     from pairs as pr
-    join boxed as j using (element_id, epsg)
+    join boxed as j using (element_id, osm_from, epsg)
     join frames as f using (patch_id)
 ),
 clipped as (

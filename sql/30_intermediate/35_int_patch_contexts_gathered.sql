@@ -3,10 +3,12 @@
 -- partition: patch_id
 -- Background of each patch: the administrative areas and named places whose outline holds
 -- the patch centre (smallest first), and the names of notable features in the view (named
--- areas by size, then named lines by length, then named points).
+-- areas by size, then named lines by length, then named points), as the map was at the
+-- image's OSM time (stg_osm__image_snapshots).
 with centres as (
-    select patch_id, ST_Centroid(geom) as centre
-    from int_patches_gridded
+    select p.patch_id, ST_Centroid(p.geom) as centre, s.osm_at
+    from int_patches_gridded as p
+    left join stg_osm__image_snapshots as s using (image_name)
 ),
 admin as (
     select
@@ -17,13 +19,14 @@ admin as (
     join stg_osm__boundaries as b on ST_Contains(b.geom, c.centre)
     left join descriptor_words as w
       on w.measure = 'admin_level' and w.code = b.admin_level::varchar
-    where b.name is not null
+    where b.name is not null and coalesce(osm_valid_at(b.osm_from, b.osm_until, c.osm_at), false)
 ),
 places as (
     select c.patch_id, e.tags['name'] as name, e.tags['place'] as what, 100 as level
     from centres as c
     join int_elements_validated as e on ST_Contains(e.geom, c.centre)
     where e.kind = 'area' and e.tags['place'] is not null and e.tags['name'] is not null
+        and coalesce(osm_valid_at(e.osm_from, e.osm_until, c.osm_at), false)
 ),
 background as (
     select

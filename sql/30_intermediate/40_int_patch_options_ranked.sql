@@ -16,8 +16,17 @@ with options as (
     where length_norm > setting('min_length_norm')::double
       and cardinality(tags) > 0
 ),
+hidden as (
+    -- options hidden in the state the patch's image sees (its OSM time, stg_osm__image_snapshots)
+    select o.patch_id, o.element_id
+    from options as o
+    join int_patches_gridded as p using (patch_id)
+    left join stg_osm__image_snapshots as s using (image_name)
+    join int_elements_hidden as h on h.element_id = o.element_id
+    where coalesce(osm_valid_at(h.osm_from, h.osm_until, s.osm_at), false)
+),
 visible as (
-    select o.* from options as o anti join int_elements_hidden as h using (element_id)
+    select o.* from options as o anti join hidden as h using (patch_id, element_id)
 ),
 ranked as (
     select

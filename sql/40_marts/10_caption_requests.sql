@@ -6,15 +6,25 @@
 -- come from OSM and are untrusted: they are cut to tag_value_max_chars here and fenced as
 -- data by the template. The area outline (simplified at tolerance 0.2 in unit coordinates,
 -- 3 decimals) is drawn here, for the chosen element only.
+-- With a full-history extract the element is the state the image's OSM time sees, and the
+-- patch facts record that time (osm_snapshot_at, UTC) and its gap to the acquisition date
+-- (osm_gap_days); payloads from plain extracts carry neither.
 with chosen as (
     select s.patch_id, s.task, s.element_id
     from int_patches_selected as s
     where s.element_id is not null
 ),
+snapshots as (
+    select p.patch_id, s.snapshot, s.osm_at, s.osm_gap_days
+    from int_patches_gridded as p
+    left join stg_osm__image_snapshots as s using (image_name)
+),
 elements as (
     select c.patch_id, c.element_id, e.osm_type, e.osm_id, e.tags
     from chosen as c
+    join snapshots as t using (patch_id)
     join int_elements_validated as e using (element_id)
+    where coalesce(osm_valid_at(e.osm_from, e.osm_until, t.osm_at), false)
 ),
 tag_rows as (
     select
@@ -105,30 +115,43 @@ line_facts as (
     left join descriptor_words as ow on ow.measure = 'orientation' and ow.code = l.orientation
     left join descriptor_words as lw
       on lw.measure = 'length_norm' and l.length_norm >= lw.lo and l.length_norm < lw.hi
-)
-select
-    c.patch_id || '-t' || c.task as request_id,
-    c.patch_id,
-    c.task,
-    c.element_id,
-    case c.task when 1 then 'task1_area' else 'task2_line' end as prompt_name,
-    to_json({
-        'task': c.task,
-        'patch': struct_update(pf.patch, features := list_filter(
-            pf.patch.features, f -> f is distinct from e.tags['name'])),
-        'element': {
+),
+facts as (
+    select
+        c.patch_id, c.task, c.element_id, t.snapshot, t.osm_at, t.osm_gap_days,
+        struct_update(pf.patch, features := list_filter(
+            pf.patch.features, f -> f is distinct from e.tags['name'])) as patch,
+        {
             'element_id': c.element_id,
             'osm_type': e.osm_type,
             'osm_id': e.osm_id,
             'name': regexp_replace(left(e.tags['name'], setting('tag_value_max_chars')::integer),
                                    '[[:cntrl:]]+', ' ', 'g'),
             'tags': coalesce(tf.tags, [])
-        },
-        'geometry': coalesce(af.facts::json, lf.facts::json)
-    }) as payload
-from chosen as c
-join elements as e using (patch_id, element_id)
-join patch_facts as pf using (patch_id)
-left join tag_facts as tf using (patch_id, element_id)
-left join area_facts as af using (patch_id, element_id)
-left join line_facts as lf using (patch_id, element_id)
+        } as element,
+        coalesce(af.facts::json, lf.facts::json) as geometry
+    from chosen as c
+    join elements as e using (patch_id, element_id)
+    join patch_facts as pf using (patch_id)
+    join snapshots as t using (patch_id)
+    left join tag_facts as tf using (patch_id, element_id)
+    left join area_facts as af using (patch_id, element_id)
+    left join line_facts as lf using (patch_id, element_id)
+)
+select
+    patch_id || '-t' || task as request_id,
+    patch_id,
+    task,
+    element_id,
+    case task when 1 then 'task1_area' else 'task2_line' end as prompt_name,
+    case when snapshot = 'per image' then to_json({
+        'task': task,
+        'patch': struct_insert(patch,
+            osm_snapshot_at := strftime(osm_at, '%Y-%m-%dT%H:%M:%SZ'),
+            osm_gap_days := osm_gap_days),
+        'element': element,
+        'geometry': geometry
+    })
+    else to_json({'task': task, 'patch': patch, 'element': element, 'geometry': geometry})
+    end as payload
+from facts

@@ -2,9 +2,9 @@
 -- grain: patch_id
 -- One row per exportable patch: its accepted Task 1/2 caption followed by its accepted Task 3
 -- revisions (one per revision request '{patch_id}-t3-{k}', in k order), with the patch, image,
--- cached JPEG and described OSM element. When several Task 1/2 captions were accepted, the one
--- revision_requests revises is kept (lowest task, then caption_id). A view, because captions
--- and cached images change outside the build.
+-- cached JPEG and described OSM element (as the image's OSM time saw it). When several Task
+-- 1/2 captions were accepted, the one revision_requests revises is kept (lowest task, then
+-- caption_id). A view, because captions and cached images change outside the build.
 with accepted as (
     select * from captions where status = 'accepted'
 ),
@@ -41,6 +41,16 @@ caption_lists as (
             c -> c.caption) as captions
     from caption_rows
     group by patch_id
+),
+described as (
+    -- the element as the patch's image saw it (its OSM time, stg_osm__image_snapshots)
+    select pc.patch_id, e.osm_type, e.osm_id, e.kind, e.tags
+    from primary_captions pc
+    join int_patches_gridded p on p.patch_id = pc.patch_id
+    join caption_requests q on q.request_id = pc.request_id
+    left join stg_osm__image_snapshots s on s.image_name = p.image_name
+    join stg_osm__elements e on e.element_id = q.element_id
+    where coalesce(osm_valid_at(e.osm_from, e.osm_until, s.osm_at), false)
 )
 select
     p.patch_id,
@@ -63,5 +73,5 @@ join int_patches_gridded p on p.patch_id = pc.patch_id
 join caption_lists cl on cl.patch_id = pc.patch_id
 left join stg_naip__images i on i.image_name = p.image_name
 left join caption_requests q on q.request_id = pc.request_id
-left join stg_osm__elements e on e.element_id = q.element_id
+left join described e on e.patch_id = pc.patch_id
 left join patch_images pi on pi.patch_id = pc.patch_id
