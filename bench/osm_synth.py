@@ -11,7 +11,17 @@ Cells are drawn from ``random.Random(seed, cell)`` and written as they are made:
 output, ways and relations to two side files copied in after the nodes (PBF order), so memory
 stays flat whatever the size.
 
+``--history`` writes a full-history file of the same map instead (``.osh.pbf``, the
+``HistoricalInformation`` header), for ``bench/osm_history.py``: every object has about three
+versions (1 + Binomial(4, 1/2)). Most cells are mapped between 2010 and 2020; one in twenty is
+new development, mapped within the NAIP images' span (2021-08-01 .. 2022-11-26, so older
+images must not see it). Later versions, at random times until the history ends
+(2024-06-01), move a node by up to half a metre, re-tag a way (building yes/house, highway
+residential/unclassified, a versioned name) or rename a relation; 3 % of the ways are deleted
+after their last edit. The last visible versions are the plain file's map, nudged.
+
     python bench/osm_synth.py OUT.osm.pbf --nodes 10000000
+    python bench/osm_synth.py OUT.osh.pbf --nodes 10000000 --history
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import math
 import random
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 CELL_M = 200.0
@@ -141,14 +151,87 @@ def build_cell(index: int, side: int, seed: int) -> Cell:
     return b.cell
 
 
+HISTORY_START, HISTORY_END = datetime(2010, 1, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
+NEW_FROM, NEW_TO = datetime(2021, 8, 1, tzinfo=UTC), datetime(2022, 11, 26, tzinfo=UTC)
+MAPPED_BY = datetime(2020, 12, 31, tzinfo=UTC)  # the other cells are mapped before this
+JITTER_DEG = 0.5 / M_PER_DEG_LAT  # how far a later node version moves, at most
+_FLIPS = {"building": ("yes", "house"), "highway": ("residential", "unclassified")}
+
+
+class Versions:
+    """The versions of each object of a history file, drawn from ``random.Random`` seeded by
+    the object (so a cell's history does not depend on the others'). Each method returns the
+    mutable pyosmium objects to write, oldest first."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def _rng(self, kind: str, oid: int) -> random.Random:
+        return random.Random(f"{self.seed}:{kind}:{oid}")
+
+    def born(self, cell: int) -> datetime:
+        rng = random.Random(f"{self.seed}:cell:{cell}")
+        lo, hi = (NEW_FROM, NEW_TO) if rng.random() < 0.05 else (HISTORY_START, MAPPED_BY)
+        return lo + (hi - lo) * rng.random()
+
+    def _times(self, rng: random.Random, born: datetime) -> list[datetime]:
+        extra = sum(rng.random() < 0.5 for _ in range(4))
+        return [born] + sorted(born + (HISTORY_END - born) * rng.random() for _ in range(extra))
+
+    def nodes(self, nid: int, lon: float, lat: float, tags: dict, born: datetime) -> list:
+        from osmium.osm.mutable import Node
+
+        rng = self._rng("n", nid)
+        out = []
+        for version, when in enumerate(self._times(rng, born), 1):
+            if version > 1:
+                lon = round(lon + rng.uniform(-1, 1) * JITTER_DEG, 7)
+                lat = round(lat + rng.uniform(-1, 1) * JITTER_DEG, 7)
+            out.append(Node(id=nid, version=version, timestamp=when, location=(lon, lat),
+                            tags=tags))
+        return out
+
+    def _retag(self, tags: dict, version: int) -> dict:
+        for key, (a, b) in _FLIPS.items():
+            if key in tags:
+                return {**tags, key: (a, b)[version % 2]}
+        return {**tags, "name": f"{tags.get('name', 'Place')} v{version}"} if tags else tags
+
+    def ways(self, wid: int, refs: list[int], tags: dict, born: datetime) -> list:
+        from osmium.osm.mutable import Way
+
+        rng = self._rng("w", wid)
+        times = self._times(rng, born)
+        out = [Way(id=wid, version=v, timestamp=t, nodes=refs,
+                   tags=tags if v == 1 else self._retag(tags, v)) for v, t in enumerate(times, 1)]
+        if tags and rng.random() < 0.03:  # deleted after its last edit
+            when = times[-1] + (HISTORY_END - times[-1]) * rng.random()
+            out.append(Way(id=wid, version=len(out) + 1, timestamp=when, visible=False,
+                           nodes=[], tags={}))
+        return out
+
+    def relations(self, rid: int, members: list, tags: dict, born: datetime) -> list:
+        from osmium.osm.mutable import Relation
+
+        rng = self._rng("r", rid)
+        return [Relation(id=rid, version=v, timestamp=t, members=members,
+                         tags=tags if v == 1 or "name" not in tags
+                         else {**tags, "name": f"{tags['name']} v{v}"})
+                for v, t in enumerate(self._times(rng, born), 1)]
+
+
 def grid_side(target_nodes: int) -> int:
     return max(1, math.ceil(math.sqrt(target_nodes / NODES_PER_CELL)))
 
 
-def generate(path: str | Path, target_nodes: int, seed: int = 0, progress: bool = False) -> Path:
-    """Write a synthetic extract of about ``target_nodes`` nodes to ``path``."""
+def generate(path: str | Path, target_nodes: int, seed: int = 0, progress: bool = False,
+             history: bool = False) -> Path:
+    """Write a synthetic extract of about ``target_nodes`` nodes to ``path`` (with
+    ``history``: a full-history file of it, see ``Versions``)."""
     import osmium
     from osmium.osm.mutable import Node, Relation, Way
+
+    versions = Versions(seed) if history else None
 
     side = grid_side(target_nodes)
     cells = side * side
@@ -156,10 +239,13 @@ def generate(path: str | Path, target_nodes: int, seed: int = 0, progress: bool 
     corners = [(0, 0), (side * CELL_M, 0), (side * CELL_M, side * CELL_M), (0, side * CELL_M)]
     header = osmium.io.Header()
     header.set("generator", "rsteller-db bench/osm_synth.py")
-    header.set("osmosis_replication_timestamp", STAMP.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    header.set("osmosis_replication_timestamp",
+               (HISTORY_END if history else STAMP).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    header.has_multiple_object_versions = history
     path = Path(path)
-    tmp = path.with_name(path.name + ".part.osm.pbf")
-    later = {kind: path.with_name(f"{path.name}.{kind}.osm.pbf") for kind in ("ways", "relations")}
+    ext = ".osh.pbf" if history else ".osm.pbf"  # osmium writes the history flag for .osh only
+    tmp = path.with_name(path.name + ".part" + ext)
+    later = {kind: path.with_name(f"{path.name}.{kind}{ext}") for kind in ("ways", "relations")}
     # one pass over the cells: nodes go straight to the file, ways and relations to files of
     # their own (PBF order wants all nodes first), copied in after; nothing is held in memory
     with osmium.SimpleWriter(str(tmp), header=header, overwrite=True) as writer, \
@@ -169,24 +255,37 @@ def generate(path: str | Path, target_nodes: int, seed: int = 0, progress: bool 
             if progress and i % 20000 == 0:
                 print(f"  cell {i}/{cells}", file=sys.stderr)
             cell = build_cell(i, side, seed)
+            if versions is not None:
+                born = versions.born(i)
+                for nid, lon, lat, tags in cell.nodes:
+                    for node in versions.nodes(nid, lon, lat, tags, born):
+                        writer.add_node(node)
+                for wid, refs, tags in cell.ways:
+                    for way in versions.ways(wid, refs, tags, born):
+                        ways.add_way(way)
+                for rid, members, tags in cell.relations:
+                    for relation in versions.relations(rid, members, tags, born):
+                        relations.add_relation(relation)
+                continue
             for nid, lon, lat, tags in cell.nodes:
                 writer.add_node(Node(id=nid, location=(lon, lat), tags=tags, version=1))
             for wid, refs, tags in cell.ways:
                 ways.add_way(Way(id=wid, nodes=refs, tags=tags, version=1))
             for rid, members, tags in cell.relations:
                 relations.add_relation(Relation(id=rid, members=members, tags=tags, version=1))
+        since = {"timestamp": HISTORY_START} if history else {}  # the county never changes
         for k, (x, y) in enumerate(corners):  # the county boundary's corners, ways, relation
             lonlat = (LON0 + x / M_PER_DEG_LON, LAT0 + y / M_PER_DEG_LAT)
-            writer.add_node(Node(id=top + k, version=1, location=lonlat))
+            writer.add_node(Node(id=top + k, version=1, location=lonlat, **since))
         for k in range(4):
             ways.add_way(Way(id=cells * 20 + 1 + k, version=1,
                              nodes=[top + k, top + (k + 1) % 4],
-                             tags={"boundary": "administrative", "admin_level": "6"}))
+                             tags={"boundary": "administrative", "admin_level": "6"}, **since))
         relations.add_relation(Relation(
             id=cells * 4 + 1, version=1,
             members=[("w", cells * 20 + 1 + k, "outer") for k in range(4)],
             tags={"type": "boundary", "boundary": "administrative", "admin_level": "6",
-                  "name": "Pike County"}))
+                  "name": "Pike County"}, **since))
         ways.close()
         relations.close()
         for kind in ("ways", "relations"):
@@ -208,8 +307,10 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--nodes", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--history", action="store_true",
+                        help="a full-history file (.osh.pbf) of the same map, ~3 versions each")
     args = parser.parse_args()
-    generate(args.out, args.nodes, args.seed, progress=True)
+    generate(args.out, args.nodes, args.seed, progress=True, history=args.history)
     print(args.out)
 
 
