@@ -98,3 +98,11 @@ def test_revisions_restructure_and_keep_the_source_names(written):
                  *(p["name"] for p in payload["patch"]["places"])]
         for name in filter(None, names):
             assert (name in text) == (name in rewritten), (name, text, rewritten)
+
+
+def test_hedges_fit_the_phrase_they_open(written):
+    """'some' only before a number ("some 270 metres"), never "some the full width"."""
+    for _key, _, _, text, _, rewritten in written:
+        for caption in (text, rewritten):
+            assert not re.search(r"\bsome (the|a|an|half|about|nearly)\b", caption), caption
+            assert not re.search(r"\b(about|roughly|around) (about|roughly|around)\b", caption)

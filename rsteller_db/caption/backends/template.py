@@ -154,8 +154,13 @@ class _Writer:
         """A fact phrase of ours (descriptor_words) in this caption's words: its closing "of the
         view" and an opening "about" said another way."""
         phrase = re.sub(r"\bof the view\b", f"of the {self.view}", phrase)
-        about = self.pick("about", "roughly", "around", "approximately", "some")
-        return re.sub(r"^about\b", about, phrase)
+        if not phrase.startswith("about "):
+            return phrase
+        rest = phrase[len("about "):]
+        # "some" reads before a number ("some 270 metres"), not before "the full width"
+        about = self.pick("about", "roughly", "around", "approximately",
+                          *(("some",) if rest[:1].isdigit() else ()))
+        return f"{about} {rest}"
 
     def place(self, where: str) -> str:
         """A position phrase in one of its equivalent forms."""
