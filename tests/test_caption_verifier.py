@@ -21,6 +21,8 @@ NEW_RULES = (
     "wrong_course",
     "not_a_revision",
     "off_topic",
+    "invented_feature",
+    "wrong_shape",
 )
 
 
