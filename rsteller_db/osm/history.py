@@ -13,7 +13,6 @@ holds history in its header (required feature ``HistoricalInformation``).
 
 from __future__ import annotations
 
-from datetime import UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -47,8 +46,9 @@ def _degrees(fixed: int) -> float:
 
 
 def _row(obj) -> list:
-    stamp = obj.timestamp.astimezone(UTC).replace(tzinfo=None) if obj.timestamp else None
-    tags = [(t.k, t.v) for t in obj.tags] or None  # no tags: NULL, as ST_ReadOSM gives
+    stamp = obj.timestamp  # time-zone aware (UTC): Arrow stores it as UTC
+    tags = obj.tags  # no tags: NULL, as ST_ReadOSM gives (len first: most nodes have none)
+    tags = [(t.k, t.v) for t in tags] if len(tags) else None
     if obj.is_node():
         loc = obj.location
         ok = obj.visible and loc.valid()
@@ -64,8 +64,9 @@ def _row(obj) -> list:
 
 
 def _flush(wh: Warehouse, source_id: int, rows: list[list]) -> None:
-    table = pa.Table.from_pylist([dict(zip(_SCHEMA.names, r, strict=True)) for r in rows],
-                                 schema=_SCHEMA)
+    columns = zip(*rows, strict=True)
+    table = pa.table([pa.array(c, type=f.type) for c, f in zip(columns, _SCHEMA, strict=True)],
+                     schema=_SCHEMA)
     wh.con.register("_history_batch", table)
     try:
         wh.con.execute(
@@ -92,8 +93,8 @@ def load_history(wh: Warehouse, path: Path, source_id: int,
     rows: list[list] = []
     versions = 0
     previous: list | None = None  # held back until the next row says when it was replaced
-    size = path.stat().st_size
-    with reporter.bar(f"reading {path.name} (history)", total=size) as bar:
+    # pyosmium does not say how far into the file it is: the bar counts versions
+    with reporter.bar(f"reading {path.name} (history, versions)") as bar:
         for obj in osmium.FileProcessor(str(path)):
             row = _row(obj)
             if previous is not None:
@@ -107,13 +108,14 @@ def load_history(wh: Warehouse, path: Path, source_id: int,
             if len(rows) >= BATCH_ROWS:
                 _flush(wh, source_id, rows)
                 versions += len(rows)
+                bar.advance(len(rows))
                 rows = []
         if previous is not None:
             rows.append(previous)
         if rows:
             _flush(wh, source_id, rows)
             versions += len(rows)
-        bar.advance(size)
+            bar.advance(len(rows))
     counts = dict(wh.con.execute(
         "SELECT kind::VARCHAR, count(*) FROM raw.osm_history "
         "WHERE source_id = ? AND valid_until IS NULL AND visible GROUP BY ALL",
