@@ -15,7 +15,8 @@ Parts A and B are 1.2 km apart (UTM 18N); each holds one 2 x 2-patch image (0.6 
                the south), re-tagged highway=residential -> tertiary on 2022-02-01
 
 Part C, further east, holds an image flown after the history ends (2022-12-01) and no
-features. ``min_elements = 1``, so every patch with a feature gets a caption request.
+features; part D, beyond it, is spare ground for tests that add an image. ``min_elements =
+1``, so every patch with a feature gets a caption request.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from rsteller_db.osm.write import write_pbf
 EPSG = 26918
 SIDE_M = 268.8
 IMAGE_PX = 896  # 2 x 2 patches of 448 px
-ORIGINS = {"A": (480000.0, 4540800.0), "B": (481200.0, 4540800.0), "C": (482400.0, 4540800.0)}
+ORIGINS = {"A": (480000.0, 4540800.0), "B": (481200.0, 4540800.0), "C": (482400.0, 4540800.0),
+           "D": (483600.0, 4540800.0)}
 START = datetime(2021, 6, 1, tzinfo=UTC)
 RENAMED = datetime(2021, 8, 11, tzinfo=UTC)
 BUILT = datetime(2022, 1, 10, tzinfo=UTC)
@@ -162,8 +164,21 @@ def make_history() -> History:
 
 
 def image_name(part: str, acquired_on: str) -> str:
-    quad = {"A": 1, "B": 2, "C": 3}[part]
+    quad = {"A": 1, "B": 2, "C": 3, "D": 4}[part]
     return f"m_41075{quad:02d}_ne_18_060_{acquired_on.replace('-', '')}"
+
+
+def write_meadow(path: Path, part: str = "C") -> Path:
+    """A plain extract beside the history: a meadow over ``part``'s top-left patch, and the
+    shared road (way 200) as highway=primary, which the history holds too."""
+    x0, y0 = ORIGINS[part]
+    corners = [(x0 + 40, y0 + SIDE_M + 40), (x0 + 230, y0 + SIDE_M + 40),
+               (x0 + 230, y0 + SIDE_M + 230), (x0 + 40, y0 + SIDE_M + 230)]
+    nodes = [(90_001 + i, *lonlat(x, y), {}) for i, (x, y) in enumerate(corners)]
+    road = make_history().objects["w"][200][-1][3][0]
+    return write_pbf(path, nodes=nodes,
+                     ways=[(200, road, {"highway": "primary", "name": "Mill Road"}),
+                           (900, [n[0] for n in nodes] + [90_001], {"landuse": "meadow"})])
 
 
 def write_images(folder: Path, dates: dict[str, str]) -> dict[str, str]:

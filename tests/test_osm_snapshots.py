@@ -23,6 +23,7 @@ from history_world import (
     make_history,
     make_warehouse,
     write_images,
+    write_meadow,
 )
 from scale_world import table_differences
 
@@ -166,6 +167,52 @@ def test_partitions_see_the_same_snapshots_as_the_single_build(tmp_path: Path):
                            ).fetchone()[0]
     assert keys == 3
     assert table_differences(single, split) == {}
+
+
+def _built(warehouse: Path) -> set[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        build = con.execute("SELECT build_id FROM _meta.stage_runs ORDER BY run_id DESC LIMIT 1"
+                            ).fetchone()[0]
+        return {s for (s,) in con.execute(
+            "SELECT DISTINCT stage FROM _meta.stage_runs WHERE build_id = ? AND status = 'built'",
+            [build]).fetchall()}
+
+
+def test_an_image_of_a_known_date_does_not_rebuild_the_osm_staging(tmp_path: Path):
+    pbf = make_history().write(tmp_path / "town.osh.pbf")
+    write_images(tmp_path / "naip", {"A": EARLY, "B": LATE})
+    warehouse = make_warehouse(tmp_path / "wh", pbf, tmp_path / "naip", export=False)
+    write_images(tmp_path / "naip", {"C": EARLY})  # a date the staging already has
+    cli(warehouse, "ingest", "naip", "--source", "local", str(tmp_path / "naip"))
+    cli(warehouse, "build")
+    built = _built(warehouse)
+    assert "stg_osm__image_snapshots" in built and "int_patches_gridded" in built
+    assert not built & {"stg_osm__versions", "stg_osm__ways", "stg_osm__elements"}
+    write_images(tmp_path / "naip", {"D": AFTER})  # a new date: the map of that date is made
+    cli(warehouse, "ingest", "naip", "--source", "local", str(tmp_path / "naip"))
+    cli(warehouse, "build")
+    assert {"stg_osm__versions", "stg_osm__ways", "stg_osm__elements"} <= _built(warehouse)
+
+
+def test_a_plain_extract_beside_a_history_never_changes_unless_the_history_holds_it(
+        tmp_path: Path):
+    pbf = make_history().write(tmp_path / "town.osh.pbf")
+    write_images(tmp_path / "naip", {"A": EARLY, "B": LATE, "C": AFTER})
+    warehouse = make_warehouse(tmp_path / "wh", pbf, tmp_path / "naip", export=False)
+    cli(warehouse, "ingest", "osm", str(write_meadow(tmp_path / "meadow.osm.pbf")))
+    cli(warehouse, "build")
+    got = requests(warehouse)
+    meadow = got[(date_key(AFTER), 0, 0)]["element"]
+    assert meadow["osm_id"] == 900 and meadow["tags"][0]["value"] == "meadow"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        timeless = con.execute(
+            "SELECT count(*) FILTER (osm_from = '-infinity' AND osm_until = 'infinity'), "
+            "count(*) FROM stg_osm__elements WHERE element_id = 9002").fetchone()
+    assert timeless == (1, 1)
+    # the road is the history's, as each date saw it, not the plain file's primary
+    roads = {k[0]: {t["key"]: t["value"] for t in p["element"]["tags"]}["highway"]
+             for k, p in got.items() if p["element"]["osm_id"] == 200}
+    assert roads == {date_key(EARLY): "residential", date_key(LATE): "tertiary"}
 
 
 RUN_FIELDS = {"caption_id", "run_id", "created_at", "latency_s"}  # of each caption run
