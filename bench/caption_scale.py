@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="76k,300k", help=f"among {', '.join(SIZES)}")
     parser.add_argument("--cache", type=Path, default=scale_world.DEFAULT_CACHE)
     parser.add_argument("--rules", choices=("no-verifier", "all"), default="no-verifier")
-    parser.add_argument("--verifier-sample", type=int, default=2000, metavar="N",
+    parser.add_argument("--verifier-sample", type=int, default=5000, metavar="N",
                         help="also caption N requests with every rule (0: skip)")
     parser.add_argument("--servers", type=int, default=4)
     parser.add_argument("--capacity", type=int, default=64, help="prompts per server round")
