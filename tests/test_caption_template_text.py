@@ -106,3 +106,49 @@ def test_hedges_fit_the_phrase_they_open(written):
         for caption in (text, rewritten):
             assert not re.search(r"\bsome (the|a|an|half|about|nearly)\b", caption), caption
             assert not re.search(r"\b(about|roughly|around) (about|roughly|around)\b", caption)
+
+
+def _scale_line(tags: list[dict], cell: str, course: str, length_m: float) -> dict:
+    """A Task 2 payload as the stages render it over bench/scale_world's synthetic town (where
+    the template once wrote '90 metres' for 85.3 m, 'tree row area', and 'from the top-left
+    corner to the upper left corner')."""
+    words = {"top-left": "the top-left corner", "bottom-right": "the bottom-right corner"}[cell]
+    return {"task": 2,
+            "patch": {"patch_id": 1, "image_name": "m_4107459_ne_18_060_20220815",
+                      "acquired_on": "2022-08-15", "side_m": 268.8,
+                      "places": [{"name": "Pike County", "what": "county"}],
+                      "features": ["Street 17835", "Bakery 17567"]},
+            "element": {"element_id": 2, "osm_type": "way", "osm_id": 3, "name": None,
+                        "tags": tags},
+            "geometry": {"kind": "line", "start_position": cell, "start_words": words,
+                         "start_edge_words": None, "end_position": cell, "end_words": words,
+                         "end_edge_words": None, "sinuosity": course,
+                         "sinuosity_words": {"twisted": "winds and twists",
+                                             "closed": "forms a closed loop"}[course],
+                         "orientation": "none", "orientation_words": "without one clear direction",
+                         "length_m": length_m, "length_norm": 0.35,
+                         "length_words": "about a third of the way across the view",
+                         "extends_beyond_view": course != "closed"}}
+
+
+@pytest.mark.parametrize("length_m", [95.0, 85.3, 84.9, 104.9, 7.44])
+def test_line_lengths_stay_within_what_the_verifier_allows(length_m):
+    fence = [{"key": "barrier", "value": "fence", "meaning": "A fence."}]
+    row = [{"key": "natural", "value": "tree_row", "meaning": "A line of trees."}]
+    backend = create_backend("template", BackendOptions())
+    backend.start()
+    book = RuleBook()
+    try:
+        for tags, course in ((fence, "twisted"), (row, "closed")):
+            payload = _scale_line(tags, "top-left", course, length_m)
+            prompt, _ = render_request(PROMPT_NAMES[2], payload)
+            for seed in SEEDS:
+                text = backend.generate([Job("k", 2, "", seed, payload)])[0].text
+                assert book.check([Candidate("c", "r", 2, text, json.dumps(payload),
+                                             prompt.text)]) == {}, text
+                metres = re.search(r"(\d+(?:\.\d+)?) metres", text)
+                assert metres and abs(float(metres[1]) - length_m) <= 0.05 * length_m, text
+                assert "tree row area" not in text and " to the upper left" not in text, text
+                assert not re.search(r"from the (top-left|upper left) corner to", text), text
+    finally:
+        book.close()
