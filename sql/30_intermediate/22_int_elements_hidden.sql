@@ -17,19 +17,30 @@ with rules as (
     where scope = 'element'
 ),
 tags as (
-    select e.element_id, e.osm_from, e.osm_until, e.geom, t.key, t.value
+    select e.element_id, e.osm_from, t.key, t.value
     from int_elements_validated as e, unnest(map_entries(e.tags)) as u(t)
 ),
+-- The patterns are data, so each regexp_matches compiles its pattern per call: match them
+-- against the distinct keys first (a few hundred), then the distinct values of those keys
+-- only, and reach the tag rows by equality.
+key_rules as (
+    select k.key, r.*
+    from (select distinct key from tags) as k
+    join rules as r on regexp_matches(k.key, r.key_pattern)
+),
+pair_rules as (
+    select p.key, p.value, r.rule, r.rule_order, r.why, r.unless_key, r.unless_value_pattern
+    from (select distinct key, value from tags semi join key_rules using (key)) as p
+    join key_rules as r
+      on r.key = p.key
+     and regexp_matches(p.value, r.value_pattern)
+     and (r.except_value_pattern is null or not regexp_matches(p.value, r.except_value_pattern))
+),
 hits as (
-    select t.element_id, t.osm_from, any_value(t.osm_until) as osm_until,
-           any_value(t.geom) as geom, r.rule, r.rule_order, r.why,
+    select distinct t.element_id, t.osm_from, r.rule, r.rule_order, r.why,
            r.unless_key, r.unless_value_pattern
     from tags as t
-    join rules as r
-      on regexp_matches(t.key, r.key_pattern)
-     and regexp_matches(t.value, r.value_pattern)
-     and (r.except_value_pattern is null or not regexp_matches(t.value, r.except_value_pattern))
-    group by all
+    join pair_rules as r using (key, value)
 ),
 kept_by_unless as (
     select distinct h.element_id, h.osm_from, h.rule
@@ -40,10 +51,14 @@ kept_by_unless as (
      and h.unless_key is not null
      and regexp_matches(t.key, h.unless_key)
      and regexp_matches(t.value, h.unless_value_pattern)
+),
+hidden as (
+    select element_id, osm_from, arg_min(rule, rule_order) as rule,
+           arg_min(rule || ': ' || why, rule_order) as skip_reason
+    from hits
+    anti join kept_by_unless using (element_id, osm_from, rule)
+    group by element_id, osm_from
 )
-select element_id, arg_min(rule, rule_order) as rule,
-       arg_min(rule || ': ' || why, rule_order) as skip_reason,
-       any_value(geom) as geom, osm_from, any_value(osm_until) as osm_until
-from hits
-anti join kept_by_unless using (element_id, osm_from, rule)
-group by element_id, osm_from
+select h.element_id, h.rule, h.skip_reason, e.geom, h.osm_from, e.osm_until
+from hidden as h
+join int_elements_validated as e using (element_id, osm_from)
