@@ -3,9 +3,11 @@
 The region is a square grid of 200 m cells near 41 N, 75 W. Each cell holds a street
 (TIGER-style tags), six buildings, a landuse blob, points of interest and, now and then, a
 tree row, hedges and fences, a lake multipolygon with an island and an outer ring split over
-two ways, a forest with two outers, a relation with an unclosable ring and a way with a
-missing node. Every tenth row of cells has a primary road across the whole grid (long lines
-cross partition edges). A county boundary relation surrounds the grid. About 70 nodes per cell.
+two ways, a forest with two outers, a relation with an unclosable ring, a way with a missing
+node, and something a photograph cannot show (a culvert, a buried pipeline or cable, a proposed
+street, an underground car park) or its near miss (a pipeline marked overground). Every tenth
+row of cells has a primary road across the whole grid (long lines cross partition edges). A
+county boundary relation surrounds the grid. About 70 nodes per cell.
 
 Cells are drawn from ``random.Random(seed, cell)`` and written as they are made: nodes to the
 output, ways and relations to two side files copied in after the nodes (PBF order), so memory
@@ -141,6 +143,8 @@ def build_cell(index: int, side: int, seed: int) -> Cell:
     if i % 300 == 0:  # a footway with a node the extract lacks
         a, c = b.node(5, 120), b.node(45, 125)
         b.way([a, index * 200 + 199, c], {"highway": "footway"})
+    if i % 13 == 3:  # one in 13 cells: something an aerial photograph cannot show (or can)
+        _unseen(b, (i // 13) % len(UNSEEN))
     row, col = divmod(i, side)
     if row % 10 == 5:  # a primary road across the grid: one node per cell, the way in column 0
         b.cell.nodes.append((index * 200 + ROAD_NODE, *b.lonlat(100, 140), {}))
@@ -149,6 +153,30 @@ def build_cell(index: int, side: int, seed: int) -> Cell:
             b.cell.ways.append((index * 20 + ROAD_WAY, refs,
                                 {"highway": "primary", "name": f"Route {row}", "ref": "PA 6"}))
     return b.cell
+
+
+# What the visibility_rules seed hides, as a US town maps it, one kind per chosen cell (no
+# random draws, so the rest of the cell is what it was): a culvert taking a stream under the
+# street, buried gas and power lines, a proposed street, an underground car park, and the near
+# miss, a pipeline marked overground, which stays.
+UNSEEN = (
+    ("line", (170, 0, 170, 14), {"waterway": "stream", "tunnel": "culvert", "layer": "-1"}),
+    ("line", (0, 190, 200, 190), {"man_made": "pipeline", "substance": "gas"}),
+    ("line", (0, 185, 200, 185), {"power": "cable", "location": "underground",
+                                  "voltage": "12470"}),
+    ("line", (190, 14, 190, 120), {"highway": "proposed", "proposed": "residential"}),
+    ("ring", (110, 30, 30, 20), {"amenity": "parking", "parking": "underground", "layer": "-1"}),
+    ("line", (0, 195, 200, 195), {"man_made": "pipeline", "location": "overground",
+                                  "substance": "water"}),
+)
+
+
+def _unseen(b: _CellBuilder, kind: int) -> None:
+    shape, (x, y, u, v), tags = UNSEEN[kind]
+    if shape == "ring":
+        b.ring(_box(x, y, u, v), dict(tags))
+    else:
+        b.way([b.node(x, y), b.node(u, v)], dict(tags))
 
 
 HISTORY_START, HISTORY_END = datetime(2010, 1, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
