@@ -6,12 +6,19 @@
 -- with which prompts/task3_revision.j2 picks its five revision examples, and `facts`: the
 -- source request's patch, element and geometry, which the caption rules check a revision
 -- against (the prompt does not show them).
-with accepted as (
-    select c.patch_id, c.task, c.caption_id, c.text, r.element_id, r.payload as source_payload
-    from captions c
-    join caption_requests r using (request_id)
-    where c.status = 'accepted' and c.task in (1, 2)
-    qualify row_number() over (partition by c.patch_id order by c.task, c.caption_id) = 1
+-- The source caption is chosen over narrow rows, and its text and payload joined after, so
+-- the window never holds the payloads (a caption run evaluates this view once per phase).
+with chosen as (
+    select patch_id, task, caption_id, request_id
+    from captions
+    where status = 'accepted' and task in (1, 2)
+    qualify row_number() over (partition by patch_id order by task, caption_id) = 1
+),
+accepted as (
+    select s.patch_id, s.task, s.caption_id, c.text, r.element_id, r.payload as source_payload
+    from chosen s
+    join captions c using (caption_id)
+    join caption_requests r on r.request_id = s.request_id
 ),
 revisions as (
     select unnest(range(1, coalesce(setting('revisions_per_patch'), '1')::INTEGER + 1)) as k
