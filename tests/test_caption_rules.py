@@ -184,6 +184,15 @@ CASES = [
         "assistant_chatter",
     ),
     (3, 'Dark green treetops spread over nearly half the scene, "past its border."', None),
+    (2, "A road in the middle of the scene, not in the frame.", "not_in_view"),
+    (2, "A footpath leads from the top edge to the right edge, though it is not visible here "
+        "under the trees.", "not_in_view"),
+    (1, "A pond lies in the upper right corner, but it cannot be seen in this photograph.",
+     "not_in_view"),
+    (1, "A residential area fills the lower half of the view. Part of it lies outside the view, "
+        "and more of it lies out of sight beyond the bottom edge.", None),
+    (2, "A road runs from the left edge to the right edge. Not all of the road fits in the "
+        "frame; it runs on beyond the edges.", None),
 ]
 
 
