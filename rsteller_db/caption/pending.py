@@ -180,12 +180,14 @@ class PendingRequests:
         try:
             with self.store.connect(self.lock_wait_s, read_only=True) as con:
                 self._run(con, sql, self._params())
-            # One row group (``window`` rows) in memory at a time: iter_batches reads ahead
-            # and keeps what it read, which grew with the phase (3.5 kB per revision request).
+            # One row group in memory at a time (DuckDB writes them of about ``window`` rows,
+            # rounded up to its vector size): iter_batches read ahead and kept what it had read,
+            # which grew with the phase.
             with pq.ParquetFile(spill, pre_buffer=False) as file:
                 for group in range(file.num_row_groups):
-                    batch = file.read_row_group(group)
-                    yield list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
-                    del batch
+                    table = file.read_row_group(group)
+                    for batch in table.to_batches(max_chunksize=window):
+                        yield list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
+                    del table
         finally:
             spill.unlink(missing_ok=True)
