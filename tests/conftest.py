@@ -60,3 +60,26 @@ def sample_warehouse(sample_files, tmp_path_factory) -> Path:
 def sample_copy(sample_warehouse, tmp_path) -> Path:
     """A private copy of ``sample_warehouse`` (file and images), free to change."""
     return copy_warehouse(sample_warehouse, tmp_path)
+
+
+@pytest.fixture
+def local_ray():
+    """Ray on this machine (``num_cpus=2``), shut down after the test. Ray gives its raylet a
+    fixed 30 s to register; on a machine loaded by other work that can pass, so the start is
+    tried three times before the test fails."""
+    ray = pytest.importorskip("ray")
+    import tenacity
+
+    def start() -> None:
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        except Exception:
+            ray.shutdown()
+            raise
+
+    tenacity.Retrying(stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_fixed(5),
+                      reraise=True)(start)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()

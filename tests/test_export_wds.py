@@ -347,13 +347,8 @@ def test_out_is_required():
 
 
 @pytest.mark.slow
-def test_ray_tasks_write_the_same_bytes(warehouse, reference, tmp_path):
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        result = export(warehouse, tmp_path / "ray", "--executor", "ray")
-    finally:
-        ray.shutdown()
+def test_ray_tasks_write_the_same_bytes(warehouse, reference, tmp_path, local_ray):
+    result = export(warehouse, tmp_path / "ray", "--executor", "ray")
     assert result.exit_code == 0, result.output
     assert f"{len(SHARDS)} written, 0 kept; 3 skipped" in result.output
     assert files_of(tmp_path / "ray") == files_of(reference)

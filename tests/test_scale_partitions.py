@@ -115,14 +115,9 @@ def test_a_removed_partition_leaves_no_rows(region, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_ray_build_equals_the_single_build(region, tmp_path: Path):
-    ray = pytest.importorskip("ray")
+def test_ray_build_equals_the_single_build(region, tmp_path: Path, local_ray):
     pbf, images = region
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        fanned = built(tmp_path, "ray", pbf, images, executor="ray")
-    finally:
-        ray.shutdown()
+    fanned = built(tmp_path, "ray", pbf, images, executor="ray")
     single = built(tmp_path, "single", pbf, images, single=True)
     assert len(partition_counts(fanned)) == 6
     assert table_differences(single, fanned) == {}
