@@ -26,11 +26,6 @@ import duckdb  # noqa: E402
 from rsteller_db.warehouse import load_spatial  # noqa: E402
 
 
-def stage_select(sql: str) -> str:
-    """The stage's statement without its header comments."""
-    return "\n".join(line for line in sql.splitlines() if not line.startswith("--")).strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("warehouse", type=Path)
@@ -40,7 +35,8 @@ def main() -> None:
     args = parser.parse_args()
     old = subprocess.run(["git", "-C", str(ROOT), "show", f"{args.rev}:{args.stage}"],
                          check=True, capture_output=True, text=True).stdout
-    versions = {"old": stage_select(old), "new": stage_select((ROOT / args.stage).read_text())}
+    # a stage file is one SELECT under its comment header, run as it stands (as the runner does)
+    versions = {"old": old, "new": (ROOT / args.stage).read_text()}
     con = duckdb.connect()
     load_spatial(con)
     con.execute(f"ATTACH '{args.warehouse}' AS w (READ_ONLY)")

@@ -183,11 +183,9 @@ class PendingRequests:
             # One row group in memory at a time (DuckDB writes them of about ``window`` rows,
             # rounded up to its vector size): iter_batches read ahead and kept what it had read,
             # which grew with the phase.
-            with pq.ParquetFile(spill, pre_buffer=False) as file:
+            with pq.ParquetFile(spill) as file:
                 for group in range(file.num_row_groups):
-                    table = file.read_row_group(group)
-                    for batch in table.to_batches(max_chunksize=window):
+                    for batch in file.read_row_group(group).to_batches(max_chunksize=window):
                         yield list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
-                    del table
         finally:
             spill.unlink(missing_ok=True)
