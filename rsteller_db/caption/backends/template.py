@@ -372,7 +372,8 @@ def line_caption(payload: dict, seed: int = 0, names: set[str] | None = None,
 
 def _metres(length: float) -> str:
     """A length as a caption says it, never more than 5 % off (what unknown_number allows):
-    to 10 m from 100 m on ('270'), to the metre below ('85', not '90' for 85.3)."""
+    to 10 m from 100 m on ('270'), to the metre from 10 m ('85' for 85.3, not '90'), to 0.1 m
+    below that."""
     if length >= 100:
         return f"{round(length, -1):.0f}"
     if length >= 10:
