@@ -14,35 +14,30 @@
 -- Built in slices of ways (hash(id) % slice_count()): the per-way lists of node coordinates
 -- are aggregate states DuckDB keeps in memory, so the runner sizes the slices to memory_limit
 -- (docs/scale.md); each slice joins its way-node references to the nodes.
-with osm_files as (
-    -- 1 when the objects come from one extract (no copies to choose between), 2 from several,
-    -- 0 when a history was ingested (all objects come from stg_osm__versions)
-    select case
-        when exists (select 1 from raw.osm_history) then 0
-        when min(source_id) = max(source_id) then 1
-        else 2 end as n
-    from raw.osm_elements
-),
-nodes as (
+with nodes as (
     -- one extract: no duplicates to remove, skip the grouping
     select id, lon, lat
     from raw.osm_elements
-    where kind = 'node' and (select n from osm_files) = 1
+    where kind = 'node'
+        and (select osm_input from stg_osm__inputs) = 'one extract'
     union all
     select id, arg_max(lon, source_id), arg_max(lat, source_id)
     from raw.osm_elements
-    where kind = 'node' and (select n from osm_files) = 2
+    where kind = 'node'
+        and (select osm_input from stg_osm__inputs) = 'several extracts'
     group by id
 ),
 ways as (
     select id, refs, tags
     from raw.osm_elements
-    where kind = 'way' and (select n from osm_files) = 1
+    where kind = 'way'
+        and (select osm_input from stg_osm__inputs) = 'one extract'
         and hash(id) % slice_count() = slice_index()
     union all
     select id, arg_max(refs, source_id), arg_max(tags, source_id)
     from raw.osm_elements
-    where kind = 'way' and (select n from osm_files) = 2
+    where kind = 'way'
+        and (select osm_input from stg_osm__inputs) = 'several extracts'
         and hash(id) % slice_count() = slice_index()
     group by id
 ),

@@ -10,27 +10,20 @@
 -- they stood (stg_osm__ways), valid for OSM times osm_from <= t < osm_until, cut where a state
 -- of a member way begins or ends. A plain extract's relations have one state, -infinity ..
 -- infinity.
-with osm_files as (
-    -- 1 when the objects come from one extract (no copies to choose between), 2 from several,
-    -- 0 when a history was ingested (all objects come from stg_osm__versions)
-    select case
-        when exists (select 1 from raw.osm_history) then 0
-        when min(source_id) = max(source_id) then 1
-        else 2 end as n
-    from raw.osm_elements
-),
-relations as (
+with relations as (
     select id, tags, refs, ref_types, ref_roles,
         '-infinity'::TIMESTAMP as osm_from, 'infinity'::TIMESTAMP as osm_until
     from raw.osm_elements
-    where kind = 'relation' and (select n from osm_files) = 1
+    where kind = 'relation'
+        and (select osm_input from stg_osm__inputs) = 'one extract'
         and tags['type'] in ('multipolygon', 'boundary')
     union all
     select id, arg_max(tags, source_id), arg_max(refs, source_id),
         arg_max(ref_types, source_id), arg_max(ref_roles, source_id),
         '-infinity'::TIMESTAMP, 'infinity'::TIMESTAMP
     from raw.osm_elements
-    where kind = 'relation' and (select n from osm_files) = 2
+    where kind = 'relation'
+        and (select osm_input from stg_osm__inputs) = 'several extracts'
         and tags['type'] in ('multipolygon', 'boundary')
     group by id
     union all

@@ -12,25 +12,18 @@
 -- One row per element state: with a full-history extract an element may have several, each
 -- valid for OSM times osm_from <= t < osm_until (stg_osm__versions, stg_osm__ways,
 -- stg_osm__multipolygons); a plain extract's elements have one, -infinity .. infinity.
-with osm_files as (
-    -- 1 when the objects come from one extract (no copies to choose between), 2 from several,
-    -- 0 when a history was ingested (all objects come from stg_osm__versions)
-    select case
-        when exists (select 1 from raw.osm_history) then 0
-        when min(source_id) = max(source_id) then 1
-        else 2 end as n
-    from raw.osm_elements
-),
-tagged_nodes as (
+with tagged_nodes as (
     select id, tags, lon, lat, '-infinity'::TIMESTAMP as osm_from,
         'infinity'::TIMESTAMP as osm_until
     from raw.osm_elements
-    where kind = 'node' and cardinality(tags) > 0 and (select n from osm_files) = 1
+    where kind = 'node' and cardinality(tags) > 0
+        and (select osm_input from stg_osm__inputs) = 'one extract'
     union all
     select id, arg_max(tags, source_id), arg_max(lon, source_id), arg_max(lat, source_id),
         '-infinity'::TIMESTAMP, 'infinity'::TIMESTAMP
     from raw.osm_elements
-    where kind = 'node' and cardinality(tags) > 0 and (select n from osm_files) = 2
+    where kind = 'node' and cardinality(tags) > 0
+        and (select osm_input from stg_osm__inputs) = 'several extracts'
     group by id
     union all
     select id, tags, lon, lat, osm_from, osm_until
