@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 KINDS = ("area", "line", "point")
 
@@ -51,20 +51,9 @@ def peak_rss_mb() -> float:
 
 # -- one tool, run in a child process --------------------------------------------------
 
-def osm_sql_dir(root: Path) -> Path:
-    from rsteller_db.paths import sql_folder
-
-    out = root / "sql"
-    for sub in ("ddl", "seeds", "staging", "intermediate", "marts", "audits"):
-        sql_folder(sub, out).mkdir(parents=True, exist_ok=True)
-    for sub, pattern in (("ddl", "*.sql"), ("seeds", "osm_*.csv"),
-                         ("staging", "1*_stg_osm__*.sql"), ("audits", "stg_osm__*.sql")):
-        for path in sql_folder(sub).glob(pattern):
-            shutil.copy(path, sql_folder(sub, out) / path.name)
-    return out
-
-
 def run_rsteller(pbf: Path, work: Path) -> dict:
+    from osm_support import osm_sql_dir  # the OSM tests' copy of the OSM stages
+
     env = dict(os.environ, RSTELLER_SQL_DIR=str(osm_sql_dir(work)))
     warehouse = work / "bench.duckdb"
     cli = [sys.executable, "-m", "rsteller_db", "--quiet", "--warehouse", str(warehouse)]

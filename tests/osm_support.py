@@ -68,11 +68,12 @@ class PbfBuilder:
 
 
 def osm_sql_dir(root: Path) -> Path:
-    """A copy of the OSM seeds, staging stages and audits under ``root``."""
+    """A copy of the DDL and of the OSM seeds, staging stages and audits under ``root``: pass
+    it as ``sql_dir`` or, to a ``rsteller-db`` process, as ``$RSTELLER_SQL_DIR``."""
     out = root / "sql"
-    for sub in ("seeds", "staging", "intermediate", "marts", "audits"):
+    for sub in ("ddl", "seeds", "staging", "intermediate", "marts", "audits"):
         sql_folder(sub, out).mkdir(parents=True, exist_ok=True)
-    for sub, pattern in (("seeds", "osm_*.csv"), ("staging", "*_stg_osm__*.sql"),
+    for sub, pattern in (("ddl", "*.sql"), ("seeds", "osm_*.csv"), ("staging", "*_stg_osm__*.sql"),
                          ("staging", "*_stg_naip__images.sql"), ("audits", "stg_osm__*.sql")):
         for path in sql_folder(sub).glob(pattern):
             shutil.copy(path, sql_folder(sub, out) / path.name)
