@@ -13,7 +13,7 @@ from ..caption.fallback import run_with_fallback
 from ..caption.rules import RULES_DIR, check_candidate, request_candidate
 from ..paths import PROMPTS_DIR
 from . import main
-from .common import App, RstellerGroup, emit, format_option
+from .common import App, RstellerGroup, emit, format_option, partition_option
 
 # Every default below is CaptionOptions's or Sampling's: declared once, in the library.
 prompts_option = click.option(
@@ -34,13 +34,16 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     return tasks
 
 
+def _option(flag: str, *decls: str, source: type = CaptionOptions, **kw):
+    """An option that sets the field of ``source`` (CaptionOptions or Sampling) named after
+    it (its parameter name, else the flag's), with that field's default, shown in --help."""
+    field = next((d for d in decls if not d.startswith("-")), flag.lstrip("-").replace("-", "_"))
+    return click.option(flag, *decls, default=getattr(source, field), show_default=True, **kw)
+
+
 @main.group(cls=RstellerGroup, invoke_without_command=True)
-@click.option(
-    "--backend",
-    "-b",
-    type=click.Choice(backend_names()),
-    default=CaptionOptions.backend,
-    show_default=True,
+@_option(
+    "--backend", "-b", type=click.Choice(backend_names()),
     help="Where captions come from: an SGLang server, an OpenAI-compatible server, "
     "an embedded model (Gemma-3-270M by default, see --model), or deterministic templates.",
 )
@@ -65,26 +68,17 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     help="Tasks to caption: 1 area, 2 line, 3 revision of accepted 1/2 captions.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Caption at most N requests in this run.")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=CaptionOptions.concurrency,
-    show_default=True,
+@_option(
+    "--concurrency", type=click.IntRange(min=1),
     help="Batches in flight per server (--url), or in all for back ends without one. "
     "Keep concurrency x batch size above twice what a server runs at once, so it never waits.",
 )
-@click.option(
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=CaptionOptions.batch_size,
-    show_default=True,
+@_option(
+    "--batch-size", type=click.IntRange(min=1),
     help="Prompts per call for back ends that take lists (sglang, template).",
 )
-@click.option(
-    "--retry-rejected",
-    type=click.IntRange(min=0),
-    default=CaptionOptions.retry_rejected,
-    show_default=True,
+@_option(
+    "--retry-rejected", type=click.IntRange(min=0),
     help="Ask again, with another seed, up to K times for captions the rules reject.",
 )
 @click.option(
@@ -95,57 +89,29 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     help="Back end for the requests still without an accepted caption after the retries "
     "(phase by phase, recorded under its own name), e.g. template.",
 )
-@click.option(
-    "--max-tokens",
-    type=click.IntRange(min=1),
-    default=Sampling.max_tokens,
-    show_default=True,
-    help="Most new tokens per caption.",
-)
-@click.option(
-    "--temperature", type=float, default=Sampling.temperature, show_default=True,
-    help="Sampling temperature."
-)
-@click.option(
-    "--top-p", type=float, default=Sampling.top_p, show_default=True,
-    help="Nucleus sampling threshold."
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=float,
-    default=CaptionOptions.timeout_s,
-    show_default=True,
-    help="Seconds per HTTP request before it is retried.",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    default=CaptionOptions.retries,
-    show_default=True,
+@_option("--max-tokens", source=Sampling, type=click.IntRange(min=1),
+         help="Most new tokens per caption.")
+@_option("--temperature", source=Sampling, type=float, help="Sampling temperature.")
+@_option("--top-p", source=Sampling, type=float, help="Nucleus sampling threshold.")
+@_option("--timeout", "timeout_s", type=float,
+         help="Seconds per HTTP request before it is retried.")
+@_option(
+    "--retries", type=click.IntRange(min=0),
     help="Retries (with backoff) on timeouts, 5xx and dropped connections.",
 )
-@click.option(
+@_option(
     "--chat-format",
-    default=CaptionOptions.chat_format,
-    show_default=True,
     help="Chat template for sglang /generate: auto (the model's own, from its tokenizer "
     "config), or mistral, chatml, llama3, raw.",
 )
-@click.option(
-    "--prompt-mode",
-    type=click.Choice(PROMPT_MODES),
-    default=CaptionOptions.prompt_mode,
-    show_default=True,
+@_option(
+    "--prompt-mode", type=click.Choice(PROMPT_MODES),
     help="chat: the prompt as one user message in the model's chat template; completion: raw "
     "few-shot text the model continues to the end of the line (base models); auto: the "
     "model's default (completion for gemma3-270m, else chat).",
 )
-@click.option(
-    "--constrain",
-    type=click.Choice(constraints.MODES),
-    default=CaptionOptions.constrain,
-    show_default=True,
+@_option(
+    "--constrain", type=click.Choice(constraints.MODES),
     help="Constrained decoding to one paragraph of allowed characters in the task's word "
     "range: grammar (llama.cpp GBNF; sglang ebnf), regex, json_schema, none; auto: the back "
     "end's native form (local grammar, sglang regex, openai none).",
@@ -163,40 +129,21 @@ def _tasks(_ctx, _param, value: str) -> tuple[int, ...]:
     help="Caption only the requests matching this SQL condition over request_id, patch_id, "
     "task, prompt_name and payload (one partition, a region, a sample).",
 )
-@click.option(
-    "--partition",
-    "partitions",
-    multiple=True,
-    metavar="KEY",
-    help="Only the requests of this partition's patches (repeatable; "
-    "int_patches_gridded.partition_key, e.g. n41w075); combines with --where.",
-)
+@partition_option("requests", "; combines with --where")
 @format_option()
 @click.pass_context
 def caption(
     ctx: click.Context,
-    backend: str,
-    urls: tuple[str, ...],
-    model: str | None,
-    tasks: tuple[int, ...],
-    limit: int | None,
-    concurrency: int,
-    batch_size: int,
-    retry_rejected: int,
     fallback: str,
     max_tokens: int,
     temperature: float,
     top_p: float,
-    timeout_s: float,
-    retries: int,
-    chat_format: str,
-    prompt_mode: str,
-    constrain: str,
     prompts_dir: Path | None,
     rules_dir: Path | None,
     where: str | None,
     partitions: tuple[str, ...],
     fmt: str,
+    **fields,
 ) -> None:
     """Caption the pending requests (Task 1/2, then Task 3 revisions) into the captions table.
 
@@ -222,19 +169,7 @@ def caption(
     if partitions:
         where = _partition_where(app, partitions, where)
     options = CaptionOptions(
-        backend=backend,
-        urls=urls,
-        model=model,
-        tasks=tasks,
-        limit=limit,
-        concurrency=concurrency,
-        batch_size=batch_size,
-        retry_rejected=retry_rejected,
-        timeout_s=timeout_s,
-        retries=retries,
-        chat_format=chat_format,
-        prompt_mode=prompt_mode,
-        constrain=constrain,
+        **fields,  # backend, urls, model, tasks, limit, concurrency, ...: one field each
         sampling=Sampling(temperature, top_p, max_tokens),
         prompts_dir=prompts_dir or PROMPTS_DIR,
         rules_dir=rules_dir or RULES_DIR,

@@ -1,4 +1,5 @@
-"""What every command shares: the app context, the warehouse option, the format option."""
+"""What every command shares: the app context, the warehouse option, the format and partition
+options."""
 
 from __future__ import annotations
 
@@ -60,6 +61,19 @@ def format_option(default: str = "table"):
         default=default,
         show_default=True,
         help="Output format: an aligned table, CSV, a JSON array, or newline-delimited JSON.",
+    )
+
+
+def partition_option(what: str, note: str = ""):
+    """``--partition KEY`` (repeatable) as every command that narrows to partitions spells it:
+    ``what`` names what it keeps (requests, patches, samples), ``note`` ends the help."""
+    return click.option(
+        "--partition",
+        "partitions",
+        multiple=True,
+        metavar="KEY",
+        help=f"Only the {what} of this partition (repeatable; "
+        f"int_patches_gridded.partition_key, e.g. n41w075){note}.",
     )
 
 

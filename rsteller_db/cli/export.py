@@ -8,7 +8,7 @@ import click
 
 from .. import defaults
 from . import main
-from .common import App, RstellerGroup, pass_app
+from .common import App, RstellerGroup, partition_option, pass_app
 
 FORMATS = ("wds", "parquet")
 SHOWN_PROBLEMS = 50
@@ -36,9 +36,7 @@ SHOWN_PROBLEMS = 50
               show_default=True,
               help="ray: shards written by Ray tasks (RAY_ADDRESS names the cluster; --out on "
                    "storage every node mounts); same bytes.")
-@click.option("--partition", "partitions", multiple=True, metavar="KEY",
-              help="Only the samples of this partition (repeatable; int_patches_gridded."
-                   "partition_key, e.g. n41w075): a dataset of its own.")
+@partition_option("samples", ": a dataset of its own")
 @click.option("--overwrite", is_flag=True,
               help="Delete every file in --out first "
                    "(needed when it holds files we did not write).")

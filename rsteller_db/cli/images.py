@@ -7,7 +7,7 @@ import click
 from .. import defaults
 from ..errors import InputError
 from . import main
-from .common import App, RstellerGroup, emit, format_option, pass_app
+from .common import App, RstellerGroup, emit, format_option, partition_option, pass_app
 
 
 @main.group(cls=RstellerGroup)
@@ -26,13 +26,7 @@ def images() -> None:
     type=click.IntRange(min=1),
     help="Only the first N patches (image, row, column order).",
 )
-@click.option(
-    "--partition",
-    "partitions",
-    multiple=True,
-    metavar="KEY",
-    help="Only the patches of this partition (repeatable; int_patches_gridded.partition_key).",
-)
+@partition_option("patches")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
