@@ -143,4 +143,4 @@ def test_every_source_passes_the_name_check(tmp_path: Path):
             "select image_name from raw.naip_images order by 1").fetchall()]
     assert stored == ["Dup", "USDA_NAIP_DOQQ_m_1"]
     assert [f.uri for f in result.failures] == ["ee://1", "ee://2", "ee://3", "ee://5"]
-    assert "'a\\x00b'" in result.failures[0].reason
+    assert "'a\\x00b'" in result.failures[0].message

@@ -305,7 +305,7 @@ def test_index_of_urls_reads_headers_by_range_and_fetches(cogs, tmp_path):
             result = ingest_naip(wh, IndexSource(index))
             build_grid(wh)
         assert [r.image_name for r in result.images] == [GOOD[0]]
-        assert [(f.uri, "404" in f.reason) for f in result.failures] == [
+        assert [(f.uri, "404" in f.message) for f in result.failures] == [
             (server.file_url(f"{FAULTS['404']}.tif"), True)]
         summary = fetch(path)
         assert (summary.ok, summary.failed) == (6, 0)

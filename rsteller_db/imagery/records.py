@@ -58,22 +58,19 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
-class Failure:
-    """An input that could not be ingested, and why (the message names the file)."""
+class _Remark:
+    """Something said about one input, printed as ``uri: message`` (the message names it)."""
 
     uri: str
-    reason: str
+    message: str
 
     def __str__(self) -> str:
-        return f"{self.uri}: {self.reason}"
+        return f"{self.uri}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Notice:
+class Failure(_Remark):
+    """An input that could not be ingested, and why."""
+
+
+class Notice(_Remark):
     """A non-fatal note about one input (e.g. no acquisition date found)."""
-
-    uri: str
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.uri}: {self.text}"

@@ -75,11 +75,37 @@ def get_source(name: str) -> type[FootprintSource]:
         ) from None
 
 
+class _PathSource(FootprintSource):
+    """A back end that reads one path given after ``--source NAME``: named after the file,
+    identified by its absolute path. ``target`` says what that path must be, ``metavar`` how
+    the usage shown when it is missing writes it."""
+
+    target: ClassVar[str]
+    metavar: ClassVar[str]
+    path: Path
+
+    @classmethod
+    def _required(cls, target: str | None) -> str:
+        if not target:
+            raise InputError(f"--source {cls.name} needs {cls.target}: "
+                             f"rsteller-db ingest naip --source {cls.name} {cls.metavar}")
+        return target
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    @property
+    def uri(self) -> str:
+        return str(self.path.resolve())
+
+
 @register
-class LocalSource(FootprintSource):
+class LocalSource(_PathSource):
     """Every ``.tif``/``.tiff`` under a folder (or one file)."""
 
     name = "local"
+    target, metavar = "a folder", "DIR"
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -100,19 +126,7 @@ class LocalSource(FootprintSource):
 
     @classmethod
     def from_options(cls, target, options, settings) -> LocalSource:
-        if not target:
-            raise InputError(
-                "--source local needs a folder: rsteller-db ingest naip --source local DIR"
-            )
-        return cls(target)
-
-    @property
-    def label(self) -> str:
-        return self.path.name
-
-    @property
-    def uri(self) -> str:
-        return str(self.path.resolve())
+        return cls(cls._required(target))
 
     def count(self, con) -> int:
         return len(self.files)
@@ -128,10 +142,11 @@ _PARQUET = (".parquet", ".geoparquet")
 
 
 @register
-class IndexSource(FootprintSource):
+class IndexSource(_PathSource):
     """A footprint file: one row per image with its name, raster location and footprint."""
 
     name = "index"
+    target, metavar = "a footprint file", "FILE"
 
     def __init__(
         self,
@@ -151,20 +166,9 @@ class IndexSource(FootprintSource):
 
     @classmethod
     def from_options(cls, target, options, settings) -> IndexSource:
-        if not target:
-            raise InputError(
-                "--source index needs a footprint file: rsteller-db ingest naip --source index FILE"
-            )
         keys = ("name_col", "uri_col", "date_col", "crs")
-        return cls(target, **{k: options[k] for k in keys if options.get(k) is not None})
-
-    @property
-    def label(self) -> str:
-        return self.path.name
-
-    @property
-    def uri(self) -> str:
-        return str(self.path.resolve())
+        return cls(cls._required(target),
+                   **{k: options[k] for k in keys if options.get(k) is not None})
 
     def _quoted(self) -> str:
         """The file's path as a SQL string literal."""

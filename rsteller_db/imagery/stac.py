@@ -370,5 +370,5 @@ class StacSource(FootprintSource):
             signed, source=self.name, name=item_id, footprint=False, gdal=gdal
         )
         if isinstance(record, Failure):
-            return Failure(shown, remote.scrub(record.reason, signed, href))
+            return Failure(shown, remote.scrub(record.message, signed, href))
         return dataclasses.replace(record, uri=href, details={})
