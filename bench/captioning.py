@@ -18,9 +18,11 @@ attempts accepted, format and verifier rejections, seconds per caption.
     python bench/captioning.py --compare --limit 8 # the first 8 requests of each phase
     python bench/captioning.py --compare --models gemma3-270m --modes completion
 
-Payloads are shaped like the caption_requests mart's. ``--prompts short`` (default) uses the
-tests' one-paragraph templates, so a run on a small CPU takes minutes; ``--prompts real`` uses
-prompts/ (five worked examples each, about 1,400 tokens, where the prompt cache matters).
+The throughput runs caption a world the real stages build with one request per patch
+(tests/caption_world.py), once per size, each run on its own copy. ``--prompts short``
+(default) uses the tests' one-paragraph templates, so a run on a small CPU takes minutes;
+``--prompts real`` uses prompts/ (five worked examples each, about 1,400 tokens, where the
+prompt cache matters).
 Figures: captions/s, tokens/s, the concurrency speed-up as a ratio to concurrency 1, and the
 pipeline overhead per caption as a share of the model time per caption (target: under 5 %).
 """
@@ -42,7 +44,7 @@ import duckdb
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from _caption_data import make_warehouse, write_prompts  # noqa: E402
+from caption_world import World, build_world, write_prompts  # noqa: E402
 
 from rsteller_db.caption import CaptionOptions, Sampling, load_rules, run_captions  # noqa: E402
 from rsteller_db.caption import llama_server as llama  # noqa: E402
@@ -60,8 +62,13 @@ def split(reasons) -> dict[str, int]:
     return out
 
 
+_WORLDS: dict[int, World] = {}  # requests -> the world built for that many, once
+
+
 def run(folder: Path, name: str, n: int, options: CaptionOptions):
-    path = make_warehouse(folder / f"{name}.duckdb", n, revisions=False)
+    if n not in _WORLDS:
+        _WORLDS[n] = build_world(folder / f"world-{n}", n)
+    path = _WORLDS[n].copy(folder / name.replace(" ", "_"))
     summary = run_captions(path, options)
     done = summary.accepted + summary.rejected
     kinds = split(summary.rejected_by_reason)

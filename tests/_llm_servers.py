@@ -5,8 +5,11 @@
 - ``echo_server``: a small OpenAI-compatible server that answers with a faithful caption
   (``answer_for``) after ``delay_s`` (for resume and concurrent-query tests, where the model
   is not the point).
+
+The servers that answer captions read the facts of each prompt's patch from their
+``payloads`` (patch_id -> request payload: a test sets ``server.payloads = world.payloads``).
 - ``faulty_server``: an OpenAI-compatible server that times out, answers 500 and drops
-  connections on purpose, according to markers in the prompt.
+  connections on purpose, for the patches its ``plan`` names.
 - ``sglang_checker``: a ``/generate`` server that checks every body against SGLang's schema.
 """
 
@@ -22,22 +25,29 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from _caption_data import area_payload, line_payload
+from caption_world import faithful_caption
 
 from rsteller_db.caption import llama_server as llama
-from rsteller_db.caption.backends.template import area_caption, line_caption, revision_caption
+from rsteller_db.caption.backends.template import revision_caption
+
+_PATCH = re.compile(r"\bpatch (\d+) ")
 
 
-def answer_for(prompt: str) -> str:
-    """A caption true to the facts of a test prompt (the tests' templates name the patch, and
-    _caption_data's payload of patch i is a function of i): what the template back end writes
-    for that payload, or for a Task 3 prompt its rewording of the caption between the
-    <caption> markers. The rules accept it, so these servers test the transport alone."""
+def prompt_patch(prompt: str) -> int | None:
+    """The patch a Task 1/2 prompt of the tests' templates names (``patch <id> image ...``)."""
+    found = _PATCH.search(prompt)
+    return int(found.group(1)) if found else None
+
+
+def answer_for(prompt: str, payloads: dict[int, dict]) -> str:
+    """A caption true to the facts of a test prompt: for Task 1/2 what the template back end
+    writes for the payload of the patch the prompt names, for a Task 3 prompt its rewording of
+    the caption between the <caption> markers. The rules accept it, so these servers test the
+    transport alone."""
     source = re.search(r"<caption>\n(.*?)\n</caption>", prompt, re.S)
     if source:
         return revision_caption({"caption": source.group(1)})
-    patch = int(re.search(r"\bpatch (\d+) ", prompt).group(1))
-    return area_caption(area_payload(patch)) if patch % 2 else line_caption(line_payload(patch))
+    return faithful_caption(payloads[prompt_patch(prompt)])
 
 
 def free_port() -> int:
@@ -70,6 +80,7 @@ class _Server:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.hits: Counter = Counter()
         self.bodies: list[dict] = []
+        self.payloads: dict[int, dict] = {}  # patch_id -> payload, for answer_for
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -128,7 +139,7 @@ class _EchoHandler(_JsonHandler):
         with state.lock:
             state.hits[prompt] += 1
         time.sleep(state.delay_s)
-        self.reply(200, chat_reply("loopback-model", answer_for(prompt), prompt))
+        self.reply(200, chat_reply("loopback-model", answer_for(prompt, state.payloads), prompt))
 
 
 @pytest.fixture
@@ -140,44 +151,39 @@ def echo_server():
 
 
 class _FaultyHandler(_JsonHandler):
-    """Marker in the prompt -> behaviour: 'patch 1' sleeps past the client timeout on its first
-    try, 'patch 2' answers 500 twice, 'patch 3' drops the connection once, 'patch 4' always
-    answers 503, 'patch 5' returns an empty caption. Everything else answers a valid caption."""
+    """``plan`` (patch_id -> fault) says how the server treats a patch's prompt: "timeout"
+    sleeps past the client timeout on its first try, "500" answers 500 twice, "drop" drops
+    the connection once, "503" always answers 503, "empty" returns an empty caption. Every
+    other prompt gets a valid caption. ``hits`` counts the tries per fault (None: no fault)."""
 
     def do_POST(self):
         body = self.body()
         state = self.server.state
         prompt = body["messages"][0]["content"]
-        marker = next(
-            (
-                m
-                for m in ("patch 1 ", "patch 2 ", "patch 3 ", "patch 4 ", "patch 5 ")
-                if m in prompt
-            ),
-            None,
-        )
+        fault = state.plan.get(prompt_patch(prompt))
         with state.lock:
-            state.hits[marker] += 1
-            n = state.hits[marker]
-        if marker == "patch 1 " and n == 1:
+            state.hits[fault] += 1
+            n = state.hits[fault]
+        if fault == "timeout" and n == 1:
             time.sleep(state.sleep_s)
-        elif marker == "patch 2 " and n <= 2:
+        elif fault == "500" and n <= 2:
             return self.reply(500, {"error": "boom"})
-        elif marker == "patch 3 " and n == 1:
+        elif fault == "drop" and n == 1:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        elif marker == "patch 4 ":
+        elif fault == "503":
             return self.reply(503, {"error": "overloaded"})
-        elif marker == "patch 5 ":
+        elif fault == "empty":
             return self.reply(200, chat_reply("loopback-model", "", prompt))
-        self.reply(200, chat_reply("loopback-model", answer_for(prompt), prompt))
+        self.reply(200, chat_reply("loopback-model", answer_for(prompt, state.payloads), prompt))
 
 
 @pytest.fixture
 def faulty_server():
     with _Server(_FaultyHandler) as server:
         server.sleep_s = 1.5
+        server.plan = {}
         yield server
 
 
@@ -293,7 +299,7 @@ class _SGLangHandler(_JsonHandler):
         errors = sglang_schema_errors(body)
         if errors:
             return self.reply(400, {"error": "; ".join(errors)})
-        answers = [answer_for(t) for t in body["text"]]
+        answers = [answer_for(t, state.payloads) for t in body["text"]]
         self.reply(
             200,
             [

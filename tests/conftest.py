@@ -1,11 +1,13 @@
 """Shared fixtures: a fresh warehouse file, a CLI runner, and, built once per session, the
-generated sample town and the warehouse the real pipeline makes of it (tests/sample_world.py)."""
+generated sample town and the warehouse the real pipeline makes of it (tests/sample_world.py),
+and the caption tests' world of one request per patch (tests/caption_world.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from caption_world import World, build_world, write_prompts
 from click.testing import CliRunner
 from sample_world import build_sample_warehouse, copy_warehouse
 
@@ -60,6 +62,30 @@ def sample_warehouse(sample_files, tmp_path_factory) -> Path:
 def sample_copy(sample_warehouse, tmp_path) -> Path:
     """A private copy of ``sample_warehouse`` (file and images), free to change."""
     return copy_warehouse(sample_warehouse, tmp_path)
+
+
+CAPTION_WORLD_FEATURES = 240  # enough for the concurrency and resume tests' batches
+CAPTION_WORLD_INJECTION_EVERY = 40  # 6 features named with a prompt injection
+
+
+@pytest.fixture(scope="session")
+def caption_world(tmp_path_factory) -> World:
+    """A world of 240 generated features, one per patch, built up to its caption requests
+    (no captions yet); shared, so read it only: use ``caption_copy`` to caption."""
+    return build_world(tmp_path_factory.mktemp("caption_world"), CAPTION_WORLD_FEATURES,
+                       injection_every=CAPTION_WORLD_INJECTION_EVERY)
+
+
+@pytest.fixture
+def caption_copy(caption_world, tmp_path) -> Path:
+    """A private copy of ``caption_world``'s warehouse, free to caption."""
+    return caption_world.copy(tmp_path / "wh")
+
+
+@pytest.fixture(scope="session")
+def test_prompts(tmp_path_factory) -> Path:
+    """The tests' short Task 1/2 templates and prompts/' Task 3 ones; do not modify."""
+    return write_prompts(tmp_path_factory.mktemp("prompts"))
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 
 import duckdb
 import pytest
-from _caption_data import make_warehouse, write_prompts
 from _llm_servers import MISTRAL_TEMPLATE, free_port, sglang_checker  # noqa: F401 (fixture)
 
 from rsteller_db.caption import CaptionOptions, constrain, run_captions
@@ -52,15 +51,18 @@ def test_chat_template_is_the_models_own_or_a_named_one(tmp_path):
         chat_wrapper(str(folder))
 
 
-def test_sglang_requests_follow_the_generate_schema(tmp_path, sglang_checker):  # noqa: F811
-    path = make_warehouse(tmp_path / "w.duckdb", 7)
+def test_sglang_requests_follow_the_generate_schema(caption_world, caption_copy, test_prompts,
+                                                    sglang_checker):  # noqa: F811
+    path = caption_copy
+    sglang_checker.payloads = caption_world.payloads
     opts = CaptionOptions(
         backend="sglang",
         urls=(sglang_checker.url,),
         batch_size=3,
         concurrency=2,
-        prompts_dir=write_prompts(tmp_path / "prompts"),
+        prompts_dir=test_prompts,
         sampling=Sampling(temperature=0.6, top_p=0.9, max_tokens=120),
+        where=caption_world.where(caption_world.clean(7)),  # 7 Task 1/2, then 7 Task 3
     )
     summary = run_captions(path, opts)
     assert (summary.requests, summary.failed) == (14, 0)
@@ -102,18 +104,20 @@ def test_sglang_schema_checker_rejects_an_openai_style_body(sglang_checker):  # 
     )
 
 
-def test_several_urls_share_the_load(tmp_path):
+def test_several_urls_share_the_load(caption_world, caption_copy, test_prompts):
     from _llm_servers import _EchoHandler, _Server
 
-    path = make_warehouse(tmp_path / "w.duckdb", 24, revisions=False)
+    path = caption_copy
     with _Server(_EchoHandler) as a, _Server(_EchoHandler) as b:
         a.delay_s = b.delay_s = 0.05
+        a.payloads = b.payloads = caption_world.payloads
         opts = CaptionOptions(
             backend="openai",
             urls=(a.url, b.url + "/v1"),
             concurrency=4,
             tasks=(1, 2),
-            prompts_dir=write_prompts(tmp_path / "prompts"),
+            prompts_dir=test_prompts,
+            where=caption_world.where(caption_world.clean(24)),
         )
         summary = run_captions(path, opts)
     assert summary.accepted == 24
@@ -121,8 +125,8 @@ def test_several_urls_share_the_load(tmp_path):
     assert min(sum(a.hits.values()), sum(b.hits.values())) >= 6
 
 
-def test_unreachable_server_is_one_clear_error_and_nothing_is_written(cli, tmp_path):
-    path = make_warehouse(tmp_path / "w.duckdb", 3)
+def test_unreachable_server_is_one_clear_error_and_nothing_is_written(cli, caption_copy):
+    path = caption_copy
     url = f"http://127.0.0.1:{free_port()}"
     out = cli("-w", str(path), "caption", "--backend", "openai", "--url", url)
     assert out.exit_code == 1

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import duckdb
-from _caption_data import make_warehouse, write_prompts
-from _llm_servers import _JsonHandler, _Server, answer_for, chat_reply
+from _llm_servers import _JsonHandler, _Server, answer_for, chat_reply, prompt_patch
 
 from rsteller_db.caption import CaptionOptions
 from rsteller_db.caption.fallback import run_with_fallback
@@ -16,13 +15,23 @@ OFF_TOPIC = "This is a post from a post of a post about a post. The post is a re
 
 
 class _StubbornHandler(_JsonHandler):
-    """Answers patches 1 and 3 off topic every time, everything else faithfully."""
+    """Answers the Task 1/2 prompts of the patches in ``stubborn`` off topic every time,
+    everything else faithfully."""
 
     def do_POST(self):
         prompt = self.body()["messages"][0]["content"]
-        bad = "<caption>" not in prompt and ("patch 1 " in prompt or "patch 3 " in prompt)
-        self.reply(200, chat_reply("loopback-model", OFF_TOPIC if bad else answer_for(prompt),
-                                   prompt))
+        state = self.server.state
+        bad = "<caption>" not in prompt and prompt_patch(prompt) in state.stubborn
+        text = OFF_TOPIC if bad else answer_for(prompt, state.payloads)
+        self.reply(200, chat_reply("loopback-model", text, prompt))
+
+
+def _stubborn(world, requests):
+    """A stubborn server for the first and third of ``requests``."""
+    server = _Server(_StubbornHandler)
+    server.payloads = world.payloads
+    server.stubborn = {requests[0].patch_id, requests[2].patch_id}
+    return server
 
 
 def _rows(path, sql):
@@ -30,16 +39,18 @@ def _rows(path, sql):
         return con.execute(sql).fetchall()
 
 
-def test_template_takes_over_what_the_model_could_not_caption(cli, tmp_path):
-    path = make_warehouse(tmp_path / "w.duckdb", 4)
-    prompts = write_prompts(tmp_path / "prompts")
-    with _Server(_StubbornHandler) as server:
-        opts = CaptionOptions(
-            backend="openai", urls=(server.url,), retry_rejected=1, prompts_dir=prompts
-        )
+def test_template_takes_over_what_the_model_could_not_caption(caption_world, caption_copy,
+                                                              test_prompts):
+    path = caption_copy
+    chosen = caption_world.clean(4)
+    first, second = chosen[0], chosen[1]
+    assert (first.task, second.task) == (1, 2)  # the world alternates areas and lines
+    with _stubborn(caption_world, chosen) as server:
+        opts = CaptionOptions(backend="openai", urls=(server.url,), retry_rejected=1,
+                              prompts_dir=test_prompts, where=caption_world.where(chosen))
         summary = run_with_fallback(path, opts, "template")
         again = run_with_fallback(path, opts, "template")
-    # Task 1/2: patches 1 and 3 rejected twice by the model, then written by the template;
+    # Task 1/2: the first and third rejected twice by the model, then written by the template;
     # Task 3: the model revises all four accepted captions, its own and the template's
     assert [r.backend for r in summary.main + summary.fallback] == [
         "openai", "openai", "template", "template"
@@ -47,15 +58,15 @@ def test_template_takes_over_what_the_model_could_not_caption(cli, tmp_path):
     assert _rows(
         path,
         "select request_id, attempt, backend, annotator, status, reject_reason from captions "
-        "where patch_id in (1, 2) order by request_id, attempt",
-    ) == [
-        ("1-t1", 1, "openai", "loopback-model", "rejected", "off_topic"),
-        ("1-t1", 2, "openai", "loopback-model", "rejected", "off_topic"),
-        ("1-t1", 3, "template", "rsteller-db/template", "accepted", None),
-        ("1-t3-1", 1, "openai", "loopback-model", "accepted", None),
-        ("2-t2", 1, "openai", "loopback-model", "accepted", None),
-        ("2-t3-1", 1, "openai", "loopback-model", "accepted", None),
-    ]
+        f"where patch_id in ({first.patch_id}, {second.patch_id}) order by request_id, attempt",
+    ) == sorted([
+        (first.request_id, 1, "openai", "loopback-model", "rejected", "off_topic"),
+        (first.request_id, 2, "openai", "loopback-model", "rejected", "off_topic"),
+        (first.request_id, 3, "template", "rsteller-db/template", "accepted", None),
+        (f"{first.patch_id}-t3-1", 1, "openai", "loopback-model", "accepted", None),
+        (second.request_id, 1, "openai", "loopback-model", "accepted", None),
+        (f"{second.patch_id}-t3-1", 1, "openai", "loopback-model", "accepted", None),
+    ])
     assert _rows(path, "select count(distinct request_id) from captions where status = 'accepted'"
                  ) == [(8,)]
     assert sum(r.requests for r in again.main + again.fallback) == 0
@@ -64,13 +75,12 @@ def test_template_takes_over_what_the_model_could_not_caption(cli, tmp_path):
     assert rows["fallback annotator"] == "rsteller-db/template"
 
 
-def test_cli_fallback_option(cli, tmp_path):
-    path = make_warehouse(tmp_path / "w.duckdb", 3, revisions=False)
-    prompts = write_prompts(tmp_path / "prompts")
-    with _Server(_StubbornHandler) as server:
-        out = cli("-w", str(path), "-q", "caption", "--backend", "openai", "--url", server.url,
-                  "--tasks", "1,2", "--fallback", "template", "--prompts", str(prompts),
-                  "--format", "json")
+def test_cli_fallback_option(cli, caption_world, caption_copy, test_prompts):
+    chosen = caption_world.clean(3)
+    with _stubborn(caption_world, chosen) as server:
+        out = cli("-w", str(caption_copy), "-q", "caption", "--backend", "openai", "--url",
+                  server.url, "--tasks", "1,2", "--fallback", "template", "--prompts",
+                  str(test_prompts), "--where", caption_world.where(chosen), "--format", "json")
     assert out.exit_code == 0, out.output
     rows = {r["item"]: r["value"] for r in json.loads(out.output)}
     assert (rows["accepted"], rows["rejected"], rows["fallback accepted"]) == (1, 2, 2)

@@ -4,15 +4,21 @@ empty text on purpose. Retries happen, failures are recorded, the run finishes."
 from __future__ import annotations
 
 import duckdb
-from _caption_data import make_warehouse, write_prompts
 from _llm_servers import faulty_server  # noqa: F401 (fixture)
 
 from rsteller_db.caption import CaptionOptions, run_captions
 
+FAULTS = ("timeout", "500", "drop", "503", "empty")  # on the first five of eight requests
 
-def test_retries_then_failures_recorded_and_the_run_finishes(cli, tmp_path, faulty_server):  # noqa: F811
-    path = make_warehouse(tmp_path / "w.duckdb", 8, revisions=False)
-    prompts = write_prompts(tmp_path / "prompts")
+
+def test_retries_then_failures_recorded_and_the_run_finishes(cli, caption_world, caption_copy,
+                                                             test_prompts, faulty_server):  # noqa: F811
+    path = caption_copy
+    chosen = caption_world.clean(8)
+    fault_of = dict(zip(FAULTS, chosen, strict=False))
+    faulty_server.payloads = caption_world.payloads
+    faulty_server.plan = {r.patch_id: fault for fault, r in fault_of.items()}
+    where = caption_world.where(chosen)
     opts = CaptionOptions(
         backend="openai",
         urls=(faulty_server.url,),
@@ -21,16 +27,17 @@ def test_retries_then_failures_recorded_and_the_run_finishes(cli, tmp_path, faul
         timeout_s=0.5,
         retries=3,
         backoff_s=0.05,
-        prompts_dir=prompts,
+        prompts_dir=test_prompts,
+        where=where,
     )
     summary = run_captions(path, opts)
 
     hits = faulty_server.hits
-    assert hits["patch 1 "] == 2  # timed out once, then answered
-    assert hits["patch 2 "] == 3  # 500 twice, then answered
-    assert hits["patch 3 "] == 2  # connection dropped once, then answered
-    assert hits["patch 4 "] == 4  # 503 on every try: 1 + 3 retries
-    assert hits["patch 5 "] == 1  # empty text is a rejection, not a transport fault
+    assert hits["timeout"] == 2  # timed out once, then answered
+    assert hits["500"] == 3  # 500 twice, then answered
+    assert hits["drop"] == 2  # connection dropped once, then answered
+    assert hits["503"] == 4  # 503 on every try: 1 + 3 retries
+    assert hits["empty"] == 1  # empty text is a rejection, not a transport fault
     assert (summary.requests, summary.accepted, summary.rejected, summary.failed) == (8, 6, 1, 1)
     assert summary.rejected_by_reason == {"empty_text": 1}
     with duckdb.connect(str(path), read_only=True) as con:
@@ -40,11 +47,12 @@ def test_retries_then_failures_recorded_and_the_run_finishes(cli, tmp_path, faul
             ).fetchall()
         )
         run = con.execute("select status, failed, rejected from _meta.caption_runs").fetchall()
-    assert got["4-t2"].startswith("failed:HTTP 503 from http://127.0.0.1:") and got[
-        "4-t2"
-    ].endswith("(4 tries)")
-    assert got["5-t1"] == "rejected:empty_text"
-    assert all(got[r] == "accepted:" for r in ("1-t1", "2-t2", "3-t1", "6-t2", "7-t1", "8-t2"))
+    failed = got[fault_of["503"].request_id]
+    assert failed.startswith("failed:HTTP 503 from http://127.0.0.1:") and failed.endswith(
+        "(4 tries)")
+    assert got[fault_of["empty"].request_id] == "rejected:empty_text"
+    others = [r.request_id for r in chosen if r not in (fault_of["503"], fault_of["empty"])]
+    assert len(got) == 8 and all(got[r] == "accepted:" for r in others)
     assert run == [("finished", 1, 1)]
 
     # The next run asks only for the failed request; the exit code and summary report it.
@@ -64,7 +72,9 @@ def test_retries_then_failures_recorded_and_the_run_finishes(cli, tmp_path, faul
         "--retries",
         "1",
         "--prompts",
-        str(prompts),
+        str(test_prompts),
+        "--where",
+        where,
         "--format",
         "csv",
     )
@@ -73,4 +83,4 @@ def test_retries_then_failures_recorded_and_the_run_finishes(cli, tmp_path, faul
     assert out.output.endswith(
         "1 request(s) failed after retries; re-run the same command to ask for them again\n"
     )
-    assert hits["patch 4 "] == 6 and hits["patch 1 "] == 2
+    assert hits["503"] == 6 and hits["timeout"] == 2

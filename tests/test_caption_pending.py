@@ -1,6 +1,6 @@
 """Pending requests read in bounded chunks: the same set as one big query would give, with
 the right next attempt, narrowed by --where and --limit; tables by row id, views through a
-spill file."""
+spill file. The attempts come from real caption runs against a scripted loopback server."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import textwrap
 
 import duckdb
 import pytest
-from _caption_data import make_warehouse
+from _llm_servers import _JsonHandler, _Server, answer_for, chat_reply, prompt_patch
 
+from rsteller_db.caption import CaptionOptions, run_captions
 from rsteller_db.caption.pending import PendingRequests
 from rsteller_db.caption.store import CaptionError, CaptionStore
 from rsteller_db.settings import load_settings
 
-N = 60
-# request number -> statuses of its stored attempts, in order
+# request number (1-based, among the world's requests without an injected name, in feature
+# order) -> statuses of its attempts, in order
 HISTORY = {
     1: ["accepted"],
     2: ["rejected"],
@@ -28,27 +29,50 @@ HISTORY = {
     6: ["failed", "rejected"],
     7: ["rejected", "failed"],
     8: ["rejected", "rejected", "failed"],
-    **{i: ["accepted"] for i in range(20, 40)},  # a run of done requests spanning windows
+    **{i: ["accepted"] for i in range(20, 100)},  # a run of done requests spanning windows
 }
+REJECTED_TEXT = "Farmland."  # too few words: word_count_task12 rejects it
 
 
-def _request_id(i: int) -> str:
-    return f"{i}-t{1 if i % 2 else 2}"
+class _ScriptedHandler(_JsonHandler):
+    """Answers the n-th prompt of a patch as ``script[patch][n - 1]`` says: a faithful
+    caption, one the rules reject, or HTTP 500."""
+
+    def do_POST(self):
+        prompt = self.body()["messages"][0]["content"]
+        state, patch = self.server.state, prompt_patch(prompt)
+        with state.lock:
+            state.hits[patch] += 1
+            outcome = state.script[patch][state.hits[patch] - 1]
+        if outcome == "failed":
+            return self.reply(500, {"error": "scripted failure"})
+        text = answer_for(prompt, state.payloads) if outcome == "accepted" else REJECTED_TEXT
+        self.reply(200, chat_reply("loopback-model", text, prompt))
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    path = make_warehouse(tmp_path_factory.mktemp("pending") / "w.duckdb", N)
-    with duckdb.connect(str(path)) as con:
-        for i, statuses in HISTORY.items():
-            for attempt, status in enumerate(statuses, start=1):
-                con.execute(
-                    "INSERT INTO captions (caption_id, request_id, patch_id, task, attempt, text, "
-                    "annotator, backend, prompt_name, prompt_hash, sampling, status, run_id) "
-                    "VALUES (?, ?, ?, ?, ?, 'x', 'a', 'template', 'p', 'h', '{}', ?, 'r')",
-                    [f"{_request_id(i)}-a{attempt}", _request_id(i), i, 1 if i % 2 else 2,
-                     attempt, status],
-                )
+def built(caption_world, tmp_path_factory, test_prompts):
+    """The caption world's warehouse after caption runs that leave HISTORY's attempts:
+    attempt k of the requests with r rejections before it, in one run with --retry-rejected r
+    (so a rejection there is not asked again) and no retries (so a 500 is a failed attempt)."""
+    world, numbered = caption_world, caption_world.clean()
+    path = world.copy(tmp_path_factory.mktemp("pending"))
+    runs: dict[tuple[int, int], list] = {}
+    for i, statuses in HISTORY.items():
+        for k in range(len(statuses)):
+            key = (k, statuses[:k].count("rejected"))
+            runs.setdefault(key, []).append(numbered[i - 1])
+    with _Server(_ScriptedHandler) as server:
+        server.payloads = world.payloads
+        server.script = {numbered[i - 1].patch_id: s for i, s in HISTORY.items()}
+        for (_, rejected), requests in sorted(runs.items()):
+            run_captions(path, CaptionOptions(
+                backend="openai", urls=(server.url,), tasks=(1, 2), retries=0,
+                retry_rejected=rejected, where=world.where(requests), prompts_dir=test_prompts))
+    with duckdb.connect(str(path), read_only=True) as con:
+        stored = con.execute("select request_id, list(status order by attempt) from captions "
+                             "group by request_id").fetchall()
+    assert dict(stored) == {numbered[i - 1].request_id: s for i, s in HISTORY.items()}
     return path
 
 
@@ -59,38 +83,43 @@ def store(built, tmp_path):
     return CaptionStore(path, load_settings())
 
 
-def _expected(retry_rejected: int) -> dict[str, tuple[int, int]]:
-    """request_id -> (next attempt, rejected attempts so far) of every pending request."""
-    out = {}
-    for i in range(1, N + 1):
-        statuses = HISTORY.get(i, [])
-        rejected = statuses.count("rejected")
-        if "accepted" in statuses:
-            continue
-        if statuses and statuses[-1] != "failed" and rejected > retry_rejected:
-            continue
-        out[_request_id(i)] = (len(statuses) + 1, rejected)
-    return out
+@pytest.fixture(scope="module")
+def expected(caption_world):
+    def pending(retry_rejected: int) -> dict[str, tuple[int, int]]:
+        """request_id -> (next attempt, rejected attempts so far) of every pending request."""
+        history = {caption_world.clean()[i - 1].request_id: s for i, s in HISTORY.items()}
+        out = {}
+        for request in caption_world.requests:
+            statuses = history.get(request.request_id, [])
+            rejected = statuses.count("rejected")
+            if "accepted" in statuses:
+                continue
+            if statuses and statuses[-1] != "failed" and rejected > retry_rejected:
+                continue
+            out[request.request_id] = (len(statuses) + 1, rejected)
+        return out
+
+    return pending
 
 
 @pytest.mark.parametrize("retry_rejected", [0, 1, 2])
-def test_chunks_give_every_pending_request_once_in_order(store, retry_rejected):
+def test_chunks_give_every_pending_request_once_in_order(store, expected, retry_rejected):
     pending = PendingRequests(store, (1, 2), retry_rejected)
-    chunks = list(pending.chunks(window=7))
+    chunks = list(pending.chunks(window=28))
     got = [r for chunk in chunks for r in chunk]
-    assert {r.request_id: (r.attempt, r.rejected_before) for r in got} == _expected(retry_rejected)
+    assert {r.request_id: (r.attempt, r.rejected_before) for r in got} == expected(retry_rejected)
     assert len(got) == len({r.request_id for r in got}) == pending.count()
-    assert all(0 < len(chunk) <= 7 for chunk in chunks)
+    assert all(0 < len(chunk) <= 28 for chunk in chunks)
     assert got[0].payload["patch"]["patch_id"] == got[0].patch_id  # payloads come along
 
 
-def test_where_and_limit_narrow_the_requests(store):
+def test_where_and_limit_narrow_the_requests(store, expected):
     pending = PendingRequests(store, (1, 2), 0, where="patch_id % 3 = 0 and task = 2")
-    got = sorted(r.patch_id for chunk in pending.chunks(window=4) for r in chunk)
-    expected = [int(k.split("-")[0]) for k in _expected(0)]
-    assert got == [i for i in expected if i % 6 == 0]
+    got = sorted(r.patch_id for chunk in pending.chunks(window=16) for r in chunk)
+    want = sorted(int(k.split("-")[0]) for k in expected(0) if k.endswith("-t2"))
+    assert got == [i for i in want if i % 3 == 0] and len(got) > 5
     assert pending.count() == len(got)
-    limited = [r for chunk in pending.chunks(window=4, limit=5) for r in chunk]
+    limited = [r for chunk in pending.chunks(window=16, limit=5) for r in chunk]
     assert len(limited) == 5 and {r.patch_id for r in limited} <= set(got)
 
 
@@ -100,7 +129,7 @@ def test_a_bad_where_names_the_option(store):
         pending.count()
 
 
-def test_reads_leave_the_file_to_other_readers(store):
+def test_reads_leave_the_file_to_other_readers(store, caption_world, expected):
     """A chunk read opens the file read-only: another process reading it does not stop it."""
     reader = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
@@ -112,7 +141,8 @@ def test_reads_leave_the_file_to_other_readers(store):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:
-        assert reader.stdout.readline().strip() == str(N)  # the reader has the file open
+        # the reader has the file open
+        assert reader.stdout.readline().strip() == str(len(caption_world.requests))
         pending = PendingRequests(store, (1, 2, 3), 0)
         got = [r for chunk in pending.chunks(window=50) for r in chunk]
         count = pending.count()
@@ -120,16 +150,17 @@ def test_reads_leave_the_file_to_other_readers(store):
         reader.stdin.close()
         reader.wait(timeout=30)
     accepted = sum("accepted" in statuses for statuses in HISTORY.values())
-    assert len(got) == count == len(_expected(0)) + accepted  # Task 3: one per accepted
+    assert len(got) == count == len(expected(0)) + accepted  # Task 3: one per accepted
 
 
-def test_a_view_is_read_from_a_spill_file_that_goes_away(store):
+def test_a_view_is_read_from_a_spill_file_that_goes_away(store, caption_world):
     pending = PendingRequests(store, (3,), 0)
-    chunks = list(pending.chunks(window=8))
+    chunks = list(pending.chunks(window=32))
     got = [r for chunk in chunks for r in chunk]
     assert sorted(r.patch_id for r in got) == sorted(
-        i for i, statuses in HISTORY.items() if "accepted" in statuses
+        caption_world.clean()[i - 1].patch_id for i, statuses in HISTORY.items()
+        if "accepted" in statuses
     )
     assert all(r.request_id == f"{r.patch_id}-t3-1" and r.attempt == 1 for r in got)
-    assert all(0 < len(c) <= 8 for c in chunks) and len(chunks) >= 3
+    assert all(0 < len(c) <= 32 for c in chunks) and len(chunks) >= 3
     assert not list(store.path.parent.glob("caption-pending-*"))

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import re
 
-from _caption_data import make_warehouse, write_prompts
 
-
-def test_caption_progress_lines_in_a_log(cli, tmp_path):
-    path = make_warehouse(tmp_path / "w.duckdb", 40, revisions=False)
-    prompts = write_prompts(tmp_path / "prompts")
-    out = cli("-w", str(path), "caption", "--backend", "template", "--tasks", "1,2",
-              "--prompts", str(prompts), "--format", "csv")
+def test_caption_progress_lines_in_a_log(cli, caption_world, caption_copy, test_prompts):
+    chosen = caption_world.requests[:40]
+    out = cli("-w", str(caption_copy), "caption", "--backend", "template", "--tasks", "1,2",
+              "--prompts", str(test_prompts), "--where", caption_world.where(chosen),
+              "--format", "csv")
     assert out.exit_code == 0, out.output
     assert "\r" not in out.output and "\x1b" not in out.output
     lines = [line for line in out.output.splitlines() if line.startswith("captions Task 1/2:")]
@@ -23,5 +21,5 @@ def test_caption_progress_lines_in_a_log(cli, tmp_path):
         lines[-1],
     ), lines[-1]
     accepted, rejected = map(int, re.findall(r"(\d+) (?:accepted|rejected)", lines[-1]))
-    assert accepted + rejected == 40
+    assert accepted + rejected == 40 and rejected == 1  # the one injected name in 40
     assert "[1] Task 1/2: 40 request(s) to caption with template" in out.output

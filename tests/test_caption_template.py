@@ -8,7 +8,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from _caption_data import make_warehouse, write_prompts
 
 from rsteller_db.caption import CaptionOptions, run_captions
 from rsteller_db.prompts import template_hash
@@ -16,8 +15,8 @@ from rsteller_db.settings import load_settings
 
 
 @pytest.fixture
-def prompts(tmp_path: Path) -> Path:
-    return write_prompts(tmp_path / "prompts")
+def prompts(test_prompts: Path) -> Path:
+    return test_prompts
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
@@ -25,10 +24,14 @@ def rows(path: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_template_run_stores_provenance_and_resumes(tmp_path, prompts):
-    path = make_warehouse(tmp_path / "w.duckdb", 10, injection_every=5)
-    summary = run_captions(path, CaptionOptions(backend="template", prompts_dir=prompts))
-    # 10 Task 1/2 requests: patches 5 and 10 carry an injected name and are rejected;
+def test_template_run_stores_provenance_and_resumes(caption_world, caption_copy, prompts):
+    path = caption_copy
+    area, line, *more = caption_world.clean(8)
+    injected = caption_world.injected()[:2]
+    opts = CaptionOptions(backend="template", prompts_dir=prompts,
+                          where=caption_world.where([area, line, *more, *injected]))
+    summary = run_captions(path, opts)
+    # 10 Task 1/2 requests: two carry an injected name and are rejected;
     # the 8 accepted ones each get one Task 3 revision.
     assert (summary.requests, summary.accepted, summary.rejected, summary.failed) == (18, 16, 2, 0)
     assert summary.rejected_by_reason == {"instruction_echo": 2}
@@ -40,10 +43,10 @@ def test_template_run_stores_provenance_and_resumes(tmp_path, prompts):
     )
     assert len(got) == 18
     by_id = {r[0]: r for r in got}
-    first = by_id["1-t1-a1"]
+    first = by_id[f"{area.request_id}-a1"]
     assert first[1:9] == (
-        "1-t1",
-        1,
+        area.request_id,
+        area.patch_id,
         1,
         1,
         "rsteller-db/template",
@@ -53,11 +56,12 @@ def test_template_run_stores_provenance_and_resumes(tmp_path, prompts):
     )
     assert set(json.loads(first[9])) == {"temperature", "top_p", "max_tokens", "seed"}
     assert first[10:12] == ("accepted", None) and first[12] == summary.run_id
-    assert by_id["5-t1-a1"][10:12] == ("rejected", "instruction_echo")
-    assert by_id["2-t3-1-a1"][3] == 3 and by_id["2-t3-1-a1"][8] == template_hash(
-        "task3_revision", prompts
-    )
-    assert "5-t3-1-a1" not in by_id  # no revision of a rejected caption
+    assert all(by_id[f"{r.request_id}-a1"][10:12] == ("rejected", "instruction_echo")
+               for r in injected)
+    revision = by_id[f"{line.patch_id}-t3-1-a1"]
+    assert revision[3] == 3 and revision[8] == template_hash("task3_revision", prompts)
+    assert not any(f"{r.patch_id}-t3-1-a1" in by_id for r in injected)  # no revision of a
+    #                                                                     rejected caption
     run = rows(
         path,
         "select status, requests, accepted, rejected, failed, rejected_by_reason "
@@ -66,18 +70,21 @@ def test_template_run_stores_provenance_and_resumes(tmp_path, prompts):
     assert run[0][:5] == ("finished", 18, 16, 2, 0)
     assert json.loads(run[0][5]) == {"instruction_echo": 2}
 
-    again = run_captions(path, CaptionOptions(backend="template", prompts_dir=prompts))
+    again = run_captions(path, opts)
     assert again.requests == 0
     assert rows(path, "select count(*) from captions") == [(18,)]
     assert rows(path, "select count(*) from _meta.caption_runs") == [(2,)]
 
 
-def test_revisions_per_patch_setting_and_deterministic_examples(tmp_path, prompts):
-    path = make_warehouse(tmp_path / "w.duckdb", 4)
+def test_revisions_per_patch_setting_and_deterministic_examples(caption_world, caption_copy,
+                                                                prompts):
+    path = caption_copy
+    chosen = caption_world.clean(4)
     settings = load_settings(overrides={"revisions_per_patch": 3})
-    run_captions(path, CaptionOptions(backend="template", prompts_dir=prompts), settings=settings)
+    run_captions(path, CaptionOptions(backend="template", prompts_dir=prompts,
+                                      where=caption_world.where(chosen)), settings=settings)
     ids = [r[0] for r in rows(path, "select request_id from captions where task = 3 order by 1")]
-    assert ids == [f"{p}-t3-{k}" for p in (1, 2, 3, 4) for k in (1, 2, 3)]
+    assert ids == sorted(f"{r.patch_id}-t3-{k}" for r in chosen for k in (1, 2, 3))
     keys = rows(
         path, "select request_id, payload->>'examples_key' from revision_requests order by 1"
     )
@@ -87,29 +94,35 @@ def test_revisions_per_patch_setting_and_deterministic_examples(tmp_path, prompt
     assert len({k for _, k in keys}) == len(keys)  # a different draw per patch and k
 
 
-def test_retry_rejected_asks_again_with_another_seed(tmp_path, prompts):
-    path = make_warehouse(tmp_path / "w.duckdb", 5, injection_every=5, revisions=False)
-    opts = CaptionOptions(backend="template", prompts_dir=prompts, tasks=(1, 2), retry_rejected=2)
+def test_retry_rejected_asks_again_with_another_seed(caption_world, caption_copy, prompts):
+    path = caption_copy
+    injected = caption_world.injected()[0]
+    where = caption_world.where([*caption_world.clean(4), injected])
+    opts = CaptionOptions(backend="template", prompts_dir=prompts, tasks=(1, 2), retry_rejected=2,
+                          where=where)
     summary = run_captions(path, opts)
-    assert (summary.accepted, summary.rejected) == (4, 3)  # patch 5: first try + 2 retries
+    assert (summary.accepted, summary.rejected) == (4, 3)  # the injected: first try + 2 retries
     tries = rows(
         path,
         "select attempt, status, sampling->>'seed' from captions "
-        "where request_id = '5-t1' order by attempt",
+        f"where request_id = '{injected.request_id}' order by attempt",
     )
     assert [t[:2] for t in tries] == [(1, "rejected"), (2, "rejected"), (3, "rejected")]
     assert len({t[2] for t in tries}) == 3
     assert run_captions(path, opts).requests == 0  # the budget of retries is spent
     more = run_captions(
         path,
-        CaptionOptions(backend="template", prompts_dir=prompts, tasks=(1, 2), retry_rejected=3),
+        CaptionOptions(backend="template", prompts_dir=prompts, tasks=(1, 2), retry_rejected=3,
+                       where=where),
     )
     assert (more.requests, more.rejected) == (1, 1)
-    assert rows(path, "select max(attempt) from captions where request_id = '5-t1'") == [(4,)]
+    assert rows(path, "select max(attempt) from captions "
+                f"where request_id = '{injected.request_id}'") == [(4,)]
 
 
-def test_cli_caption_summary_limit_and_errors(cli, tmp_path, prompts):
-    path = make_warehouse(tmp_path / "w.duckdb", 6)
+def test_cli_caption_summary_limit_and_errors(cli, tmp_path, caption_world, caption_copy,
+                                              prompts):
+    path = caption_copy
     out = cli(
         "-w",
         str(path),
@@ -121,6 +134,8 @@ def test_cli_caption_summary_limit_and_errors(cli, tmp_path, prompts):
         str(prompts),
         "--tasks",
         "1,2",
+        "--where",
+        caption_world.where(caption_world.clean(6)),
         "--limit",
         "4",
         "--format",

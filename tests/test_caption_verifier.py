@@ -10,7 +10,6 @@ from collections import Counter
 
 import duckdb
 import pytest
-from _caption_data import make_warehouse
 from _verifier_set import judge, load_cases, request_payload, scores
 
 NEW_RULES = (
@@ -52,6 +51,16 @@ def test_every_new_rule_rejects_its_captions_and_passes_the_faithful_ones(judged
 
 
 PINE = "Pine Street, a residential street, runs straight from the left edge to the right edge."
+PINE_KEY = "pine_street_center-left_to_center-right"  # the labelled set's copy of its payload
+
+
+def _request_of(warehouse, name: str, task: int) -> str:
+    """The sample's request whose element is called ``name``."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (request_id,) = con.execute(
+            "select request_id from caption_requests where task = ? "
+            "and json_extract_string(payload, '$.element.name') = ?", [task, name]).fetchone()
+    return request_id
 
 
 @pytest.mark.parametrize(
@@ -64,16 +73,16 @@ PINE = "Pine Street, a residential street, runs straight from the left edge to t
         (PINE.replace("a residential", "a 4-lane"), None, "rejected,unknown_number"),
     ],
 )
-def test_rules_check_against_a_request_from_the_cli(cli, tmp_path, text, task, expected):
-    path = make_warehouse(tmp_path / "w.duckdb", 1, revisions=False)
+def test_rules_check_against_a_request_from_the_cli(cli, sample_warehouse, text, task, expected):
+    """Pine Street's request in the sample, whose payload the labelled set holds."""
+    request_id = _request_of(sample_warehouse, "Pine Street", 2)
     payloads, _ = load_cases()
-    payload = payloads["pine_street_center-left_to_center-right"]
-    with duckdb.connect(str(path)) as con:
-        con.execute(
-            "INSERT INTO caption_requests VALUES ('7-t2', 7, 2, 72, 'task2_line', ?)",
-            [json.dumps(payload)],
-        )
-    args = ["-w", str(path), "caption", "rules", "--request", "7-t2", "--check", text]
+    with duckdb.connect(str(sample_warehouse), read_only=True) as con:
+        (payload,) = con.execute("select payload from caption_requests where request_id = ?",
+                                 [request_id]).fetchone()
+    assert json.loads(payload) == payloads[PINE_KEY]
+    args = ["-w", str(sample_warehouse), "caption", "rules", "--request", request_id,
+            "--check", text]
     out = cli(*args, *(["--task", task] if task else []), "--format", "csv")
     assert out.exit_code == 0, out.output
     assert out.output == f"status,rule\n{expected}\n"
@@ -83,18 +92,21 @@ def test_rules_check_against_a_request_from_the_cli(cli, tmp_path, text, task, e
     assert plain.output == "status,rule\naccepted,\n"
 
 
-def test_rules_check_request_errors_name_the_fix(cli, tmp_path):
-    path = make_warehouse(tmp_path / "w.duckdb", 1, revisions=False)
+def test_rules_check_request_errors_name_the_fix(cli, sample_warehouse):
+    path = sample_warehouse
     missing = cli("-w", str(path), "caption", "rules", "--request", "9-t1", "--check", PINE)
     assert missing.exit_code == 1
     assert missing.output.startswith(
         "Error: no request '9-t1' in caption_requests or revision_requests of "
     )
-    wrong = cli("-w", str(path), "caption", "rules", "--request", "1-t1", "--check", PINE,
+    with duckdb.connect(str(path), read_only=True) as con:
+        (area,) = con.execute("select min(request_id) from caption_requests where task = 1"
+                              ).fetchone()
+    wrong = cli("-w", str(path), "caption", "rules", "--request", area, "--check", PINE,
                 "--task", "3")
     assert wrong.exit_code == 2
-    assert "request 1-t1 is a Task 1 request, not Task 3" in wrong.output
-    bare = cli("-w", str(path), "caption", "rules", "--request", "1-t1")
+    assert f"request {area} is a Task 1 request, not Task 3" in wrong.output
+    bare = cli("-w", str(path), "caption", "rules", "--request", area)
     assert bare.exit_code == 2 and "--request judges the caption given with --check" in bare.output
 
 
