@@ -9,10 +9,14 @@ import rasterio
 from affine import Affine
 
 from rsteller_db import stages
+from rsteller_db.imagery import IngestResult, ingest_naip
+from rsteller_db.imagery.sources import FootprintSource
 from rsteller_db.settings import load_settings
 from rsteller_db.warehouse import Warehouse
 
 GRID_STAGES = ("stg_naip__images", "int_image_partitions_assigned", "int_patches_gridded")
+# what the tests compare of each image in stg_naip__images
+IMAGE_COLUMNS = "image_name, acquired_on, epsg, gsd_m, width_px, height_px, native_bounds, source"
 
 
 def write_tif(
@@ -78,3 +82,26 @@ def grid(wh: Warehouse) -> list[tuple]:
         'select image_name, col, "row", px_x, px_y, px_size, patch_id from int_patches_gridded '
         'order by image_name, "row", col'
     ).fetchall()
+
+
+def ingest_grid(wh: Warehouse, source: FootprintSource, *, notices: bool = False) -> IngestResult:
+    """Ingest ``source`` and build the patch grid: no input may fail, nor (unless ``notices``)
+    be noted."""
+    result = ingest_naip(wh, source)
+    assert result.failures == []
+    if not notices:
+        assert result.notices == []
+    build_grid(wh)
+    return result
+
+
+def staged_images(wh: Warehouse, columns: str = IMAGE_COLUMNS) -> list[tuple]:
+    """``columns`` of stg_naip__images, one row per image in name order."""
+    return wh.con.execute(f"select {columns} from stg_naip__images order by image_name").fetchall()
+
+
+def naip_cli(cli, warehouse: Path | str, source: str, *args: str, quiet: bool = False):
+    """``rsteller-db [-q] -w WAREHOUSE ingest naip --source SOURCE ARGS...`` through the ``cli``
+    fixture."""
+    return cli(*(["-q"] if quiet else []), "-w", str(warehouse), "ingest", "naip",
+               "--source", source, *args)

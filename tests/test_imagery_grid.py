@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from imagery_world import build_grid, grid, open_wh, write_tif
+from imagery_world import build_grid, grid, ingest_grid, open_wh, write_tif
 
 from rsteller_db.imagery import LocalSource, ingest_naip, patch_id
 from rsteller_db.imagery.naming import drop_draw
@@ -28,9 +28,7 @@ def windows(width: int, height: int, size: int, stride: int) -> list[tuple[int, 
 
 def ingest_build(tmp_path: Path, folder: Path, **settings):
     wh = open_wh(tmp_path / "wh" / "w.duckdb", **settings)
-    result = ingest_naip(wh, LocalSource(folder))
-    assert result.failures == []
-    build_grid(wh)
+    ingest_grid(wh, LocalSource(folder), notices=True)
     return wh
 
 

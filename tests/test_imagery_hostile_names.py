@@ -11,7 +11,7 @@ import pytest
 import shapely
 import shapely.geometry
 import shapely.ops
-from imagery_world import open_wh, write_tif
+from imagery_world import naip_cli, open_wh, write_tif
 from pyproj import Transformer
 
 from rsteller_db.errors import UnsafePathError
@@ -87,7 +87,7 @@ def test_index_with_hostile_names_ingests_the_rest_and_writes_nothing_outside(
     index.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     warehouse = tmp_path / "deep" / "wh" / "w.duckdb"
     assert cli("-w", str(warehouse), "init").exit_code == 0
-    out = cli("-w", str(warehouse), "ingest", "naip", "--source", "index", str(index))
+    out = naip_cli(cli, warehouse, "index", str(index))
     assert out.exit_code == 1
     lines = out.output.splitlines()
     failed = [line for line in lines if line.startswith("failed: ")]

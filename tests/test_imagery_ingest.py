@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from imagery_world import build_grid, open_wh, write_tif
+from imagery_world import ingest_grid, naip_cli, open_wh, staged_images, write_tif
 from pyproj import Transformer
 from shapely import wkt
 
@@ -36,68 +36,34 @@ def test_parse_naip_name():
     assert parse_naip_name("orthophoto_2022") is None
 
 
+# name, subfolder, width, height, gsd, EPSG, x0 (all top at y 4500000), and the acquisition
+# date the ingest must find: in the NAIP name, or for "plain" in its TIFF date tag
+RASTERS = [
+    (NE18, "", 1000, 900, 0.6, 26918, 500000.0, date(2022, 8, 15)),
+    (NW17, "zone17", 700, 600, 0.6, 26917, 300000.0, date(2021, 7, 4)),
+    (SE18_30, "", 1200, 1000, 0.3, 26918, 510000.0, date(2022, 10, 1)),
+    ("plain", "", 500, 500, 0.6, 26918, 520000.0, date(2022, 7, 1)),
+]
+TOP = 4500000.0
+
+
 @pytest.fixture
 def rasters(tmp_path: Path) -> Path:
     d = tmp_path / "naip"
-    write_tif(d / f"{NE18}.tif", 1000, 900)
-    write_tif(d / "zone17" / f"{NW17}.tif", 700, 600, epsg=26917, x0=300000.0)
-    write_tif(d / f"{SE18_30}.tif", 1200, 1000, gsd=0.3, x0=510000.0)
-    write_tif(
-        d / "plain.tif", 500, 500, x0=520000.0, tags={"TIFFTAG_DATETIME": "2022:07:01 10:00:00"}
-    )
+    for name, sub, width, height, gsd, epsg, x0, _ in RASTERS:
+        tags = {"TIFFTAG_DATETIME": "2022:07:01 10:00:00"} if name == "plain" else None
+        write_tif(d / sub / f"{name}.tif", width, height, gsd=gsd, epsg=epsg, x0=x0, y0=TOP,
+                  tags=tags)
     return d
 
 
 def test_local_source_reads_headers_dates_and_zones(tmp_path: Path, rasters: Path):
     with open_wh(tmp_path / "wh" / "w.duckdb") as wh:
-        result = ingest_naip(wh, LocalSource(rasters))
-        assert result.failures == [] and result.notices == []
-        build_grid(wh)
-        rows = wh.con.execute(
-            "select image_name, acquired_on, epsg, gsd_m, width_px, height_px, native_bounds, "
-            "source from stg_naip__images order by image_name"
-        ).fetchall()
+        ingest_grid(wh, LocalSource(rasters))
+        rows = staged_images(wh)
     assert rows == [
-        (
-            NE18,
-            date(2022, 8, 15),
-            26918,
-            0.6,
-            1000,
-            900,
-            [500000.0, 4499460.0, 500600.0, 4500000.0],
-            "local",
-        ),
-        (
-            SE18_30,
-            date(2022, 10, 1),
-            26918,
-            0.3,
-            1200,
-            1000,
-            [510000.0, 4499700.0, 510360.0, 4500000.0],
-            "local",
-        ),
-        (
-            NW17,
-            date(2021, 7, 4),
-            26917,
-            0.6,
-            700,
-            600,
-            [300000.0, 4499640.0, 300420.0, 4500000.0],
-            "local",
-        ),
-        (
-            "plain",
-            date(2022, 7, 1),
-            26918,
-            0.6,
-            500,
-            500,
-            [520000.0, 4499700.0, 520300.0, 4500000.0],
-            "local",
-        ),
+        (name, day, epsg, gsd, w, h, [x0, TOP - h * gsd, x0 + w * gsd, TOP], "local")
+        for name, _, w, h, gsd, epsg, x0, day in sorted(RASTERS)
     ]
 
 
@@ -130,7 +96,7 @@ def test_bad_rasters_fail_by_name_and_the_rest_ingest(tmp_path: Path, cli):
     (d / "whole.tif").unlink()
     (d / "notatiff.tif").write_text("hello")
     wh = str(tmp_path / "w.duckdb")
-    result = cli("-q", "-w", wh, "ingest", "naip", "--source", "local", str(d))
+    result = naip_cli(cli, wh, "local", str(d), quiet=True)
     assert result.exit_code == 1
     assert "ingested 1 image(s), 4 failed" in result.output
     assert f"failed: {d / 'nocrs.tif'}: has no CRS" in result.output
@@ -195,15 +161,13 @@ def test_index_source_uses_mapped_columns_and_its_footprints(tmp_path: Path):
         index, [({"FileName": NE18, "url": "tiles/a.tif", "SrcImgDate": "2022-08-20"}, fp)]
     )
     with open_wh(tmp_path / "wh" / "w.duckdb") as wh:
-        result = ingest_naip(
-            wh, IndexSource(index, name_col="FileName", uri_col="url", date_col="SrcImgDate")
+        ingest_grid(
+            wh, IndexSource(index, name_col="FileName", uri_col="url", date_col="SrcImgDate"),
+            notices=True,
         )
-        assert result.failures == []
-        build_grid(wh)
-        row = wh.con.execute(
-            "select image_name, acquired_on, source, uri, epsg, width_px, "
-            "ST_AsText(geom) from stg_naip__images"
-        ).fetchone()
+        [row] = staged_images(
+            wh, "image_name, acquired_on, source, uri, epsg, width_px, ST_AsText(geom)"
+        )
     assert row[:6] == (
         NE18,
         date(2022, 8, 20),
@@ -244,9 +208,7 @@ def test_index_footprints_in_the_files_own_crs(tmp_path: Path, kind: str):
                 f"TO '{index}' (FORMAT PARQUET, KV_METADATA {{geo: '{geo}'}})")
         source = IndexSource(index)
         assert source.footprint_crs(wh.con) == "EPSG:26918"
-        result = ingest_naip(wh, source)
-        assert result.failures == []
-        build_grid(wh)
+        ingest_grid(wh, source, notices=True)
         lon, lat = wh.con.execute(
             "select ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) from stg_naip__images"
         ).fetchone()
@@ -266,17 +228,7 @@ def test_index_missing_mapped_column_names_the_file(tmp_path: Path, cli):
     assert str(err.value).startswith(
         f"footprint index {index} lacks --name-col image_name, --uri-col uri"
     )
-    result = cli(
-        "-w",
-        str(tmp_path / "w.duckdb"),
-        "ingest",
-        "naip",
-        "--source",
-        "index",
-        str(index),
-        "--name-col",
-        "name",
-    )
+    result = naip_cli(cli, tmp_path / "w.duckdb", "index", str(index), "--name-col", "name")
     assert result.exit_code == 1
     assert (
         f"Error: footprint index {index} lacks --uri-col uri "

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 import rasterio
 from http_world import LoopbackServer, make_cog, stac_item
-from imagery_world import build_grid, open_wh, write_tif
+from imagery_world import (
+    IMAGE_COLUMNS,
+    build_grid,
+    ingest_grid,
+    naip_cli,
+    open_wh,
+    staged_images,
+    write_tif,
+)
 
 from rsteller_db.errors import InputError
 from rsteller_db.imagery import fetch_images, ingest_naip, remote
@@ -68,13 +76,8 @@ def fetch(path: Path, **kw):
 
 def test_search_pages_through_next_links_and_reads_grids_without_opening(api, tmp_path, cogs):
     with open_wh(tmp_path / "wh" / "w.duckdb") as wh:
-        result = ingest_naip(wh, source(api))
-        assert result.failures == [] and result.notices == []
-        build_grid(wh)
-        rows = wh.con.execute(
-            "select image_name, acquired_on, epsg, gsd_m, width_px, height_px, native_bounds, "
-            "source, uri, url_signing from stg_naip__images order by image_name"
-        ).fetchall()
+        ingest_grid(wh, source(api))
+        rows = staged_images(wh, f"{IMAGE_COLUMNS}, uri, url_signing")
     pages = [s for s in api.served if s.path == "/stac/search"]
     assert len(pages) >= 2  # three items, two per page: the second page came from `next`
     assert api.file_requests() == []  # the grid came from proj:*, no raster was opened
@@ -129,8 +132,8 @@ def test_bad_items_fail_with_the_reason_and_the_rest_ingest(cogs, tmp_path, cli)
             item(FAULTS["stall"], geometry={"type": "Point", "coordinates": [-75, 41]}),
         ]
         wh = str(tmp_path / "w.duckdb")
-        out = cli("-q", "-w", wh, "ingest", "naip", "--source", "stac", "--url",
-                  server.stac_url, "--bbox", "-76,40,-74,42")
+        out = naip_cli(cli, wh, "stac", "--url", server.stac_url, "--bbox", "-76,40,-74,42",
+                       quiet=True)
         failed = [line for line in out.output.splitlines() if line.startswith("failed: ")]
         assert out.exit_code == 1
         assert len(failed) == 6
@@ -154,10 +157,9 @@ def test_bad_items_fail_with_the_reason_and_the_rest_ingest(cogs, tmp_path, cli)
 
 def test_reingesting_the_same_search_adds_nothing(api, tmp_path, cli):
     wh = str(tmp_path / "w.duckdb")
-    args = ("-q", "-w", wh, "ingest", "naip", "--source", "stac", "--url", api.stac_url,
-            "--collection", "naip", "--bbox", "-76,40,-74,42", "--datetime",
-            "2021-08-01/2022-11-30")
-    first, second = cli(*args), cli(*args)
+    args = ("--url", api.stac_url, "--collection", "naip", "--bbox", "-76,40,-74,42",
+            "--datetime", "2021-08-01/2022-11-30")
+    first, second = (naip_cli(cli, wh, "stac", *args, quiet=True) for _ in range(2))
     assert first.exit_code == 0, first.output
     assert "ingested 3 image(s), 0 failed" in first.output
     assert "ingested 3 image(s) (unchanged since the last ingest), 0 failed" in second.output
@@ -204,8 +206,7 @@ def test_fetch_over_http_fails_bad_images_alone_and_a_rerun_retries_only_them(co
     try:
         path = tmp_path / "wh" / "w.duckdb"
         with open_wh(path, sample_interval=1) as wh:
-            assert ingest_naip(wh, source(server)).failures == []
-            build_grid(wh)
+            ingest_grid(wh, source(server), notices=True)
         server.faults = {f"{image}.tif": fault for fault, image in FAULTS.items()}
         server.reset()
         summary = fetch(path, retries=1, timeout_s=1)
