@@ -7,7 +7,9 @@ written sparse (no tiles stored: every pixel reads as 0), so a thousand of them 
 megabytes. The footprint of a raster without nodata is its bounds, so ``ingest naip --source
 local`` reads headers only. Then ``rsteller-db init``, ``ingest osm``, ``ingest naip`` and
 ``build`` run as a user would run them, with the settings given (``sample_interval``,
-``revisions_per_patch``...). Everything is written under ``--cache`` and reused when present.
+``revisions_per_patch``...). Everything is written under ``--cache`` and reused when present; a
+reused warehouse is brought up to date first (``rsteller-db build``, which rebuilds only the
+stages whose SQL or inputs changed).
 
     python bench/scale_world.py --nodes 1000000 --set sample_interval=1
 """
@@ -83,7 +85,10 @@ def build(cache: Path, nodes: int, settings: dict[str, object], quiet: bool = Tr
     folder = cache / tag
     warehouse = folder / "warehouse.duckdb"
     done = folder / "built.json"
-    if done.exists():
+    config = folder / "rsteller.toml"
+    cli = [sys.executable, "-m", "rsteller_db", "-q", "--config", str(config), "-w", str(warehouse)]
+    if done.exists():  # brought up to date: an incremental build rebuilds what changed since
+        subprocess.run([*cli, "build"], check=True, cwd=folder, stdout=subprocess.DEVNULL)
         return warehouse
     folder.mkdir(parents=True, exist_ok=True)
     pbf = cache / f"synth_{nodes}.osm.pbf"
@@ -96,9 +101,7 @@ def build(cache: Path, nodes: int, settings: dict[str, object], quiet: bool = Tr
     t0 = time.perf_counter()
     images = write_rasters(rasters, nodes)
     timings["rasters_s"] = time.perf_counter() - t0
-    config = folder / "rsteller.toml"
     config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
-    cli = [sys.executable, "-m", "rsteller_db", "-q", "--config", str(config), "-w", str(warehouse)]
     if warehouse.exists():
         warehouse.unlink()
     for name, args in (

@@ -1,6 +1,7 @@
 """Pending requests read in bounded chunks: the same set as one big query would give, with
-the right next attempt, narrowed by --where and --limit; tables by row id, views through a
-spill file. The attempts come from real caption runs against a scripted loopback server."""
+the right next attempt, narrowed by --where and --limit, one patch_id range at a time (the
+view of Task 3 requests too). The attempts come from real caption runs against a scripted
+loopback server."""
 
 from __future__ import annotations
 
@@ -153,14 +154,20 @@ def test_reads_leave_the_file_to_other_readers(store, caption_world, expected):
     assert len(got) == count == len(expected(0)) + accepted  # Task 3: one per accepted
 
 
-def test_a_view_is_read_from_a_spill_file_that_goes_away(store, caption_world):
+def test_a_view_is_read_one_patch_range_at_a_time(store, caption_world, test_prompts):
+    sources = [caption_world.clean()[i - 1].patch_id for i, statuses in HISTORY.items()
+               if "accepted" in statuses]
+    done = sources[0]  # its revision is asked (and answered) before the read
+    run_captions(store.path, CaptionOptions(backend="template", tasks=(3,),
+                                            where=f"patch_id = {done}", prompts_dir=test_prompts))
     pending = PendingRequests(store, (3,), 0)
-    chunks = list(pending.chunks(window=32))
+    chunks = list(pending.chunks(window=8))
     got = [r for chunk in chunks for r in chunk]
-    assert sorted(r.patch_id for r in got) == sorted(
-        caption_world.clean()[i - 1].patch_id for i, statuses in HISTORY.items()
-        if "accepted" in statuses
-    )
+    assert sorted(r.patch_id for r in got) == sorted(set(sources) - {done})
+    assert pending.count() == len(got)
     assert all(r.request_id == f"{r.patch_id}-t3-1" and r.attempt == 1 for r in got)
-    assert all(0 < len(c) <= 32 for c in chunks) and len(chunks) >= 3
-    assert not list(store.path.parent.glob("caption-pending-*"))
+    # each chunk is one range of patch ids, the ranges in order, none over the window
+    spans = [(min(r.patch_id for r in c), max(r.patch_id for r in c)) for c in chunks]
+    assert all(a[1] < b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(0 < len(c) <= 8 for c in chunks) and len(chunks) >= 5
+    assert not list(store.path.parent.glob("caption-pending-*"))  # nothing spilled

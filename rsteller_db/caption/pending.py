@@ -5,14 +5,13 @@ asked, or it was rejected at most ``retry_rejected`` times. A phase never holds 
 ``PendingRequests.chunks`` yields lists of at most ``window`` requests, each read in one short
 read-only open, so memory is bounded by the window whatever the number of requests.
 
-- A request *table* (``caption_requests``) is read in its storage order, ``window`` row ids at a
-  time: DuckDB skips straight to those rows, so a chunk costs the same at 1,000 requests or
-  1,000,000, and the first chunk is ready at once.
-- A *view* (``revision_requests`` computes its payloads from the live ``captions``) cannot be
-  read by row id, and each evaluation costs a pass over its inputs. It is evaluated once, when
-  the phase starts, into a spill file beside the warehouse (``caption-pending-*.parquet``, row
-  groups of ``window`` rows, removed when the phase ends), which is then read a row group at a
-  time.
+Requests are read one ``patch_id`` range at a time. The ranges split the patches of
+``caption_requests`` (every request's patch, a revision's too, has one Task 1/2 request) into
+runs of ``window`` patches; the range filter reaches every table a source scans (the
+``revision_requests`` view matches ``patch_id`` in each of its joins) and the request's history
+in ``captions``. ``caption_requests`` is stored in ``patch_id`` order and a run writes captions
+in that order, so a range reads a few row groups: a chunk costs the same at 1,000 requests or
+1,000,000, the first is ready at once, and nothing is evaluated for a whole phase.
 
 The runner sorts each chunk by prompt text, so requests sharing instructions and examples reach
 the server together. ``where`` (SQL over ``request_id, patch_id, task, prompt_name, payload``)
@@ -23,13 +22,11 @@ tried before (what a fall-back back end takes over).
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 
-from ..paths import data_dir, inside
 from .store import CaptionError, CaptionStore
 
 SOURCES = {1: "caption_requests", 2: "caption_requests", 3: "revision_requests"}
@@ -109,18 +106,15 @@ class PendingRequests:
                 f"(request_id, patch_id, task, prompt_name, payload): {exc}"
             ) from exc
 
-    def _tables(self, con) -> set[str]:
-        """The sources that are tables (read by row id); check every source exists."""
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
-        views = {r[0] for r in con.execute(
+    def _check_sources(self, con) -> None:
+        names = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION ALL "
             "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'").fetchall()}
         for source in self.sources:
-            if source not in tables | views:
+            if source not in names:
                 raise CaptionError(
                     f"no {source} in {self.store.path}: run `rsteller-db build` first"
                 )
-        return tables & set(self.sources)
 
     # -- reads -----------------------------------------------------------------------------
     def count(self) -> int:
@@ -129,18 +123,23 @@ class PendingRequests:
         sql = (f"WITH requests AS ({union}), history AS ({self._history()}) "
                f"SELECT count(*) FROM ({self._SELECT} WHERE {self._PENDING})")
         with self.store.connect(self.lock_wait_s, read_only=True) as con:
-            self._tables(con)
+            self._check_sources(con)
             return self._run(con, sql, self._params()).fetchone()[0]
 
     def chunks(self, window: int, limit: int | None = None) -> Iterator[list[PendingRequest]]:
         """Lists of at most ``window`` pending requests, ``limit`` in all; the file is held
-        only while a chunk (or a view's spill file) is read."""
+        only while a chunk is read."""
         with self.store.connect(self.lock_wait_s, read_only=True) as con:
-            tables = self._tables(con)
+            self._check_sources(con)
+            starts = [r[0] for r in con.execute(
+                "SELECT patch_id FROM (SELECT patch_id, row_number() OVER (ORDER BY patch_id) - 1"
+                " AS i FROM (SELECT DISTINCT patch_id FROM caption_requests)) "
+                "WHERE i % $n = 0 ORDER BY patch_id", {"n": int(window)}).fetchall()]
+            end = con.execute("SELECT max(patch_id) + 1 FROM caption_requests").fetchone()[0]
+        ranges = list(zip(starts, [*starts[1:], end], strict=True)) if starts else []
         left = limit
         for source in self.sources:
-            reader = self._by_row_id if source in tables else self._spilled
-            for rows in reader(source, window):
+            for rows in self._by_patch_range(source, ranges, window):
                 chunk = [
                     PendingRequest(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6])
                     for r in rows[:left]
@@ -152,40 +151,15 @@ class PendingRequests:
                     if left <= 0:
                         return
 
-    def _by_row_id(self, table: str, window: int) -> Iterator[list[tuple]]:
-        scope = "rowid >= $lo AND rowid < $hi"
+    def _by_patch_range(self, source: str, ranges: list[tuple[int, int]], window: int
+                        ) -> Iterator[list[tuple]]:
+        scope = " AND patch_id >= $lo AND patch_id < $hi"
         sql = (
-            f"WITH requests AS ({self._requests(table, ' AND ' + scope)}), "
-            f"history AS ({self._history(' AND request_id IN (SELECT request_id FROM requests)')})"
-            f" {self._SELECT} WHERE {self._PENDING}"
+            f"WITH requests AS ({self._requests(source, scope)}), "
+            f"history AS ({self._history(scope)}) {self._SELECT} WHERE {self._PENDING}"
         )
-        with self.store.connect(self.lock_wait_s, read_only=True) as con:
-            last = con.execute(f"SELECT coalesce(max(rowid), -1) FROM {table}").fetchone()[0]
-        for lo in range(0, last + 1, window):
+        for lo, hi in ranges:
             with self.store.connect(self.lock_wait_s, read_only=True) as con:
-                rows = self._run(con, sql, self._params(lo=lo, hi=lo + window)).fetchall()
-            if rows:
-                yield rows
-
-    def _spilled(self, view: str, window: int) -> Iterator[list[tuple]]:
-        import pyarrow.parquet as pq
-
-        folder = data_dir(self.store.path)
-        spill = inside(folder, f"caption-pending-{uuid.uuid4().hex[:12]}.parquet")
-        sql = (
-            f"COPY (WITH requests AS ({self._requests(view)}), history AS ({self._history()}) "
-            f"{self._SELECT} WHERE {self._PENDING}) TO '{str(spill).replace(chr(39), chr(39) * 2)}'"
-            f" (FORMAT parquet, ROW_GROUP_SIZE {int(window)})"
-        )
-        try:
-            with self.store.connect(self.lock_wait_s, read_only=True) as con:
-                self._run(con, sql, self._params())
-            # One row group in memory at a time (DuckDB writes them of about ``window`` rows,
-            # rounded up to its vector size): iter_batches read ahead and kept what it had read,
-            # which grew with the phase.
-            with pq.ParquetFile(spill) as file:
-                for group in range(file.num_row_groups):
-                    for batch in file.read_row_group(group).to_batches(max_chunksize=window):
-                        yield list(zip(*(c.to_pylist() for c in batch.columns), strict=True))
-        finally:
-            spill.unlink(missing_ok=True)
+                rows = self._run(con, sql, self._params(lo=lo, hi=hi)).fetchall()
+            for at in range(0, len(rows), window):  # a patch may have several requests
+                yield rows[at:at + window]

@@ -9,6 +9,9 @@
 -- With a full-history extract the element is the state the image's OSM time sees, and the
 -- patch facts record that time (osm_snapshot_at, UTC) and its gap to the acquisition date
 -- (osm_gap_days); payloads from plain extracts carry neither.
+-- Rows are stored in patch_id order: a caption run reads them in storage order, so captions
+-- and requests of nearby patch ids lie together and a patch_id range reads a few row groups
+-- (how revision_requests is read, range by range).
 with chosen as (
     select s.patch_id, s.task, s.element_id
     from int_patches_selected as s
@@ -155,3 +158,4 @@ select
     else to_json({'task': task, 'patch': patch, 'element': element, 'geometry': geometry})
     end as payload
 from facts
+order by patch_id

@@ -7,7 +7,10 @@
 -- source request's patch, element and geometry, which the caption rules check a revision
 -- against (the prompt does not show them).
 -- The source caption is chosen over narrow rows, and its text and payload joined after, so
--- the window never holds the payloads (a caption run evaluates this view once per phase).
+-- the window never holds the payloads. Every join also matches patch_id, so a filter on
+-- patch_id reaches all three scans: a caption run reads this view one patch_id range at a
+-- time, and each range costs what its rows cost (captions and caption_requests are stored
+-- in patch_id order, see 10_caption_requests.sql).
 with chosen as (
     select patch_id, task, caption_id, request_id
     from captions
@@ -17,8 +20,8 @@ with chosen as (
 accepted as (
     select s.patch_id, s.task, s.caption_id, c.text, r.element_id, r.payload as source_payload
     from chosen s
-    join captions c using (caption_id)
-    join caption_requests r on r.request_id = s.request_id
+    join captions c on c.caption_id = s.caption_id and c.patch_id = s.patch_id
+    join caption_requests r on r.request_id = s.request_id and r.patch_id = s.patch_id
 ),
 revisions as (
     select unnest(range(1, coalesce(setting('revisions_per_patch'), '1')::INTEGER + 1)) as k
