@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,16 +34,25 @@ def built(tmp: Path, name: str, pbf: Path, images: Path, **build) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def single(region, tmp_path_factory) -> Path:
+    """The region built whole (``--single``), once; read it only."""
+    return built(tmp_path_factory.mktemp("single"), "single", *region, single=True)
+
+
+@pytest.fixture(scope="module")
+def split(region, tmp_path_factory) -> Path:
+    """The region built partition by partition, once; read it only."""
+    return built(tmp_path_factory.mktemp("split"), "split", *region)
+
+
 def partition_counts(path: Path) -> dict[str, int]:
     with open_warehouse(path) as wh:
         return dict(wh.con.execute(
             "SELECT partition_key, count(*) FROM int_patches_gridded GROUP BY ALL").fetchall())
 
 
-def test_partitioned_build_equals_the_single_build(region, tmp_path: Path):
-    pbf, images = region
-    single = built(tmp_path, "single", pbf, images, single=True)
-    split = built(tmp_path, "split", pbf, images)
+def test_partitioned_build_equals_the_single_build(single, split):
     counts = partition_counts(split)
     assert len(counts) == 6 and all(n > 0 for n in counts.values())
     with open_warehouse(split) as wh:
@@ -115,10 +125,9 @@ def test_a_removed_partition_leaves_no_rows(region, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_ray_build_equals_the_single_build(region, tmp_path: Path, local_ray):
+def test_ray_build_equals_the_single_build(region, single, tmp_path: Path, local_ray):
     pbf, images = region
     fanned = built(tmp_path, "ray", pbf, images, executor="ray")
-    single = built(tmp_path, "single", pbf, images, single=True)
     assert len(partition_counts(fanned)) == 6
     assert table_differences(single, fanned) == {}
     assert not list((fanned.parent / "partitions").glob("*.duckdb"))
@@ -140,11 +149,11 @@ def test_ways_built_in_slices_equal_one_piece(region, tmp_path: Path, monkeypatc
     assert table_differences(whole, path) == {}
 
 
-def test_images_fetch_takes_one_partition(region, tmp_path: Path):
+def test_images_fetch_takes_one_partition(split, tmp_path: Path):
     from rsteller_db.imagery import fetch_images
 
-    pbf, images = region
-    path = built(tmp_path, "fetch", pbf, images)
+    shutil.copytree(split.parent, tmp_path / "fetch")
+    path = tmp_path / "fetch" / split.name
     with open_warehouse(path) as wh:
         key = wh.con.execute("SELECT min(partition_key) FROM int_patches_gridded").fetchone()[0]
         wanted = {r[0] for r in wh.con.execute(
