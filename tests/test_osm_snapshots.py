@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -53,15 +54,33 @@ def date_key(acquired_on: str) -> str:
     return acquired_on.replace("-", "")
 
 
+_WORLDS: dict[str, tuple[dict[str, str], Path]] = {}
+
+
+def _world(layout: str, tmp_path_factory) -> tuple[dict[str, str], Path]:
+    if layout not in _WORLDS:
+        root = tmp_path_factory.mktemp("history")
+        dates = {"A": EARLY, "B": LATE} if layout == "A early" else {"A": LATE, "B": EARLY}
+        pbf = make_history().write(root / "town.osh.pbf")
+        write_images(root / "naip", {**dates, "C": AFTER})
+        _WORLDS[layout] = dates, make_warehouse(root / "wh", pbf, root / "naip")
+    return _WORLDS[layout]
+
+
 @pytest.fixture(scope="module", params=["A early", "B early"])
 def world(request, tmp_path_factory) -> tuple[dict[str, str], Path]:
     """Both layouts: the early image over part A and the late one over B, then swapped, so
-    each part's features are seen at both dates. Part C's image comes after the history."""
-    root = tmp_path_factory.mktemp("history")
-    dates = {"A": EARLY, "B": LATE} if request.param == "A early" else {"A": LATE, "B": EARLY}
-    pbf = make_history().write(root / "town.osh.pbf")
-    write_images(root / "naip", {**dates, "C": AFTER})
-    return dates, make_warehouse(root / "wh", pbf, root / "naip")
+    each part's features are seen at both dates. Part C's image comes after the history.
+    Built once each (with captions, images and an export); read them only."""
+    return _world(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def a_early_copy(tmp_path_factory, tmp_path) -> Path:
+    """A private copy of the "A early" world's warehouse folder."""
+    _, warehouse = _world("A early", tmp_path_factory)
+    shutil.copytree(warehouse.parent, tmp_path / "wh")
+    return tmp_path / "wh" / warehouse.name
 
 
 def test_each_image_sees_its_own_version_down_to_the_payloads(world):
@@ -159,8 +178,8 @@ def test_partitions_see_the_same_snapshots_as_the_single_build(tmp_path: Path):
     write_images(tmp_path / "naip", {"A": EARLY, "B": LATE, "C": AFTER})
     split = make_warehouse(tmp_path / "split", pbf, tmp_path / "naip", export=False,
                            partition_deg=0.01)
-    single = make_warehouse(tmp_path / "single", pbf, tmp_path / "naip", export=False,
-                            partition_deg=0.01)
+    shutil.copytree(split.parent, tmp_path / "single")  # the same inputs, rebuilt whole
+    single = tmp_path / "single" / split.name
     cli(single, "build", "--single", "--force")
     with duckdb.connect(str(split), read_only=True) as con:
         keys = con.execute("SELECT count(DISTINCT partition_key) FROM int_patches_gridded"
@@ -195,10 +214,8 @@ def test_an_image_of_a_known_date_does_not_rebuild_the_osm_staging(tmp_path: Pat
 
 
 def test_a_plain_extract_beside_a_history_never_changes_unless_the_history_holds_it(
-        tmp_path: Path):
-    pbf = make_history().write(tmp_path / "town.osh.pbf")
-    write_images(tmp_path / "naip", {"A": EARLY, "B": LATE, "C": AFTER})
-    warehouse = make_warehouse(tmp_path / "wh", pbf, tmp_path / "naip", export=False)
+        a_early_copy: Path, tmp_path: Path):
+    warehouse = a_early_copy  # A early, B late, C after the history
     cli(warehouse, "ingest", "osm", str(write_meadow(tmp_path / "meadow.osm.pbf")))
     cli(warehouse, "build")
     got = requests(warehouse)
