@@ -17,25 +17,28 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def stage(root: Path, layer: str, file: str, select: str, *, kind: str = "table",
+          grain: str | None = "thing_id") -> Path:
+    """A stage file of ``layer`` under ``root``: the header the runner reads, then ``select``."""
+    header = f"-- kind: {kind}\n" + (f"-- grain: {grain}\n" if grain else "")
+    return write(sql_folder(layer, root) / file, header + select + "\n")
+
+
+def things(n: int, colours: int) -> str:
+    """stg_things' SELECT: ``n`` things coloured in turn with colour ids 1 .. ``colours``."""
+    return f"select range as thing_id, range % {colours} + 1 as colour_id from range({n})"
+
+
 @pytest.fixture
 def sql_dir(tmp_path: Path) -> Path:
     root = tmp_path / "sql"
     write(sql_folder("seeds", root) / "colours.csv", "colour_id,name\n1,red\n2,green\n3,blue\n")
-    write(
-        sql_folder("staging", root) / "10_stg_things.sql",
-        "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 3 + 1 as colour_id "
-        "from range(10)\n",
-    )
-    write(
-        sql_folder("intermediate", root) / "10_int_things_coloured.sql",
-        "-- kind: table\n-- grain: thing_id\nselect t.thing_id, c.name from stg_things t "
-        "join colours c using (colour_id)\n",
-    )
-    write(
-        sql_folder("marts", root) / "05_things.sql",
-        "-- kind: view\n-- grain: thing_id\nselect * from int_things_coloured "
-        "where thing_id < setting('patch_size_px')::int\n",
-    )
+    stage(root, "staging", "10_stg_things.sql", things(10, 3))
+    stage(root, "intermediate", "10_int_things_coloured.sql",
+          "select t.thing_id, c.name from stg_things t join colours c using (colour_id)")
+    stage(root, "marts", "05_things.sql",
+          "select * from int_things_coloured where thing_id < setting('patch_size_px')::int",
+          kind="view")
     return root
 
 
@@ -82,12 +85,9 @@ def test_second_build_is_a_noop(warehouse, sql_dir: Path):
 
 def test_editing_a_stage_rebuilds_it_and_what_follows(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
-    write(
-        sql_folder("intermediate", sql_dir) / "10_int_things_coloured.sql",
-        "-- kind: table\n-- grain: thing_id\n"
-        "select t.thing_id, upper(c.name) as name from stg_things t "
-        "join colours c using (colour_id)\n",
-    )
+    stage(sql_dir, "intermediate", "10_int_things_coloured.sql",
+          "select t.thing_id, upper(c.name) as name from stg_things t "
+          "join colours c using (colour_id)")
     again = stages.build(warehouse, sql_dir=sql_dir)
     assert again.built == ["int_things_coloured", "things"]
     assert (
@@ -97,13 +97,12 @@ def test_editing_a_stage_rebuilds_it_and_what_follows(warehouse, sql_dir: Path):
 
 def test_a_new_source_rebuilds_only_what_reads_it(warehouse, tmp_path: Path):
     root = tmp_path / "sql"
-    write(sql_folder("staging", root) / "10_stg_osm_count.sql",
-          "-- kind: table\n-- grain: n\nselect count(*) as n from raw.osm_elements\n")
-    write(sql_folder("staging", root) / "20_stg_image_count.sql",
-          "-- kind: table\n-- grain: n\nselect count(*) as n from raw.naip_images\n")
-    write(sql_folder("marts", root) / "10_counts.sql",
-          "-- kind: table\n-- grain: n\nselect o.n + i.n as n from stg_osm_count o, "
-          "stg_image_count i\n")
+    stage(root, "staging", "10_stg_osm_count.sql", "select count(*) as n from raw.osm_elements",
+          grain="n")
+    stage(root, "staging", "20_stg_image_count.sql", "select count(*) as n from raw.naip_images",
+          grain="n")
+    stage(root, "marts", "10_counts.sql",
+          "select o.n + i.n as n from stg_osm_count o, stg_image_count i", grain="n")
     assert stages.build(warehouse, sql_dir=root).built == [
         "stg_osm_count", "stg_image_count", "counts"]
     warehouse.con.execute(
@@ -134,10 +133,9 @@ def test_settings_rebuild_only_the_stages_that_read_them(warehouse, sql_dir: Pat
 
 def test_a_table_over_a_live_table_is_rebuilt_every_time(warehouse, tmp_path: Path):
     root = tmp_path / "sql"
-    write(sql_folder("marts", root) / "10_caption_count.sql",
-          "-- kind: table\n-- grain: n\nselect count(*) as n from captions\n")
-    write(sql_folder("marts", root) / "20_caption_view.sql",
-          "-- kind: view\n-- grain: n\nselect count(*) as n from captions\n")
+    stage(root, "marts", "10_caption_count.sql", "select count(*) as n from captions", grain="n")
+    stage(root, "marts", "20_caption_view.sql", "select count(*) as n from captions", grain="n",
+          kind="view")
     assert stages.build(warehouse, sql_dir=root).built == ["caption_count", "caption_view"]
     assert stages.build(warehouse, sql_dir=root).built == ["caption_count"]
 
@@ -169,11 +167,7 @@ def test_only_from_to(warehouse, sql_dir: Path):
 
 def test_audit_rows_stop_the_build_and_roll_back(warehouse, sql_dir: Path):
     stages.build(warehouse, sql_dir=sql_dir)
-    write(
-        sql_folder("staging", sql_dir) / "10_stg_things.sql",
-        "-- kind: table\n-- grain: thing_id\nselect range as thing_id, range % 4 + 1 as colour_id "
-        "from range(12)\n",
-    )
+    stage(sql_dir, "staging", "10_stg_things.sql", things(12, 4))  # colour 4 does not exist
     write(
         sql_folder("audits", sql_dir) / "stg_things__known_colour.sql",
         "select * from stg_things where colour_id not in (select colour_id from colours)",
