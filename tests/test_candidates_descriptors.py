@@ -35,101 +35,56 @@ def _circle(cx: float, cy: float, r: float, n: int = 64) -> str:
     return "POLYGON((" + ", ".join(f"{x} {y}" for x, y in pts) + "))"
 
 
+# name -> (kind, tags, WKT in the unit square of the patch, patch); nodes and relations named
+# in OSM_TYPES, the rest are ways
+ELEMENTS = {
+    "square": ("area", {"building": "yes"}, "POLYGON((0 0.5, 0.5 0.5, 0.5 1, 0 1, 0 0.5))", 1),
+    "circle": ("area", {"leisure": "pitch"}, _circle(0.5, 0.5, 0.3), 2),
+    "l_shape": ("area", {"building": "school"},
+                "POLYGON((0.2 0.2, 0.8 0.2, 0.8 0.4, 0.4 0.4, 0.4 0.8, 0.2 0.8, 0.2 0.2))", 3),
+    "road": ("line", {"highway": "primary", "name": "Main Street"},
+             "LINESTRING(-0.3 0.5, 1.4 0.5)", 4),
+    "river": ("line", {"waterway": "river"},
+              "LINESTRING(-0.2 -0.1, 0.3 0.35, 0.55 0.5, 0.8 0.8, 1.2 1.1)", 5),
+    "forest": ("area", {"landuse": "forest"}, "POLYGON((-1 -1, 2 -1, 2 2, -1 2, -1 -1))", 6),
+    "cafe": ("point", {"amenity": "cafe", "name": "Corner Cafe"}, "POINT(0.9 0.1)", 7),
+    "bowtie": ("area", {"landuse": "grass"},
+               "POLYGON((0.1 0.1, 0.9 0.9, 0.9 0.1, 0.1 0.9, 0.1 0.1))", 8),
+    "flat": ("area", {"landuse": "grass"}, "POLYGON((0.1 0.1, 0.5 0.5, 0.1 0.1, 0.1 0.1))", 8),
+    "two_parts": ("area", {"landuse": "farmland"},
+                  "MULTIPOLYGON(((0.05 0.05, 0.3 0.05, 0.3 0.3, 0.05 0.3, 0.05 0.05)),"
+                  "((0.6 0.6, 0.95 0.6, 0.95 0.95, 0.6 0.95, 0.6 0.6)))", 9),
+    "loop": ("line", {"highway": "footway"},
+             "LINESTRING(0.3 0.3, 0.7 0.3, 0.7 0.7, 0.3 0.7, 0.3 0.3)", 10),
+    "twisty": ("line", {"highway": "path"},
+               "LINESTRING(0.1 0.5, 0.2 0.9, 0.3 0.1, 0.4 0.9, 0.5 0.1, 0.6 0.9, 0.7 0.5)", 11),
+    # a building next door whose corner pokes 3 cm into the view: 0.27 m2, under a pixel
+    "sliver": ("area", {"building": "house"},
+               "POLYGON((-0.2 0.5, 0.0001 0.5, 0.0001 0.537, -0.2 0.537, -0.2 0.5))", 12),
+    # boxes that overlap patch 13 while the shapes pass around it, outside the view
+    "ring_road": ("line", {"highway": "tertiary"}, "LINESTRING(-0.3 -0.3, -0.3 1.3, 1.3 1.3)", 13),
+    "hook_field": ("area", {"landuse": "meadow"},
+                   "POLYGON((-0.5 -0.5, -0.1 -0.5, -0.1 1.1, 1.5 1.1, 1.5 1.5, -0.5 1.5, "
+                   "-0.5 -0.5))", 13),
+    # a shed built against patch 13's right edge, outside it: it only touches the patch
+    # (after the EPSG:4326 round trip its wall may lie a nanometre inside or outside)
+    "shed_outside": ("area", {"building": "shed"},
+                     "POLYGON((1 0.2, 1.2 0.2, 1.2 0.4, 1 0.4, 1 0.2))", 13),
+}
+OSM_TYPES = {"cafe": "node", "two_parts": "relation"}
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     w = World(tmp_path_factory.mktemp("descriptors"))
     w.add_image()
     for pid in CASES.values():
         w.add_patch(pid, x0=480000.0 + 1000.0 * pid, y0=4540800.0)
-    ids = {
-        "square": w.add_element(
-            "area", {"building": "yes"}, "POLYGON((0 0.5, 0.5 0.5, 0.5 1, 0 1, 0 0.5))", patch_id=1
-        ),
-        "circle": w.add_element("area", {"leisure": "pitch"}, _circle(0.5, 0.5, 0.3), patch_id=2),
-        "l_shape": w.add_element(
-            "area",
-            {"building": "school"},
-            "POLYGON((0.2 0.2, 0.8 0.2, 0.8 0.4, 0.4 0.4, 0.4 0.8, 0.2 0.8, 0.2 0.2))",
-            patch_id=3,
-        ),
-        "road": w.add_element(
-            "line",
-            {"highway": "primary", "name": "Main Street"},
-            "LINESTRING(-0.3 0.5, 1.4 0.5)",
-            patch_id=4,
-        ),
-        "river": w.add_element(
-            "line",
-            {"waterway": "river"},
-            "LINESTRING(-0.2 -0.1, 0.3 0.35, 0.55 0.5, 0.8 0.8, 1.2 1.1)",
-            patch_id=5,
-        ),
-        "forest": w.add_element(
-            "area", {"landuse": "forest"}, "POLYGON((-1 -1, 2 -1, 2 2, -1 2, -1 -1))", patch_id=6
-        ),
-        "cafe": w.add_element(
-            "point",
-            {"amenity": "cafe", "name": "Corner Cafe"},
-            "POINT(0.9 0.1)",
-            patch_id=7,
-            osm_type="node",
-        ),
-        "bowtie": w.add_element(
-            "area",
-            {"landuse": "grass"},
-            "POLYGON((0.1 0.1, 0.9 0.9, 0.9 0.1, 0.1 0.9, 0.1 0.1))",
-            patch_id=8,
-        ),
-        "flat": w.add_element(
-            "area",
-            {"landuse": "grass"},
-            "POLYGON((0.1 0.1, 0.5 0.5, 0.1 0.1, 0.1 0.1))",
-            patch_id=8,
-        ),
-        "two_parts": w.add_element(
-            "area",
-            {"landuse": "farmland"},
-            "MULTIPOLYGON(((0.05 0.05, 0.3 0.05, 0.3 0.3, 0.05 0.3, 0.05 0.05)),"
-            "((0.6 0.6, 0.95 0.6, 0.95 0.95, 0.6 0.95, 0.6 0.6)))",
-            patch_id=9,
-            osm_type="relation",
-        ),
-        "loop": w.add_element(
-            "line",
-            {"highway": "footway"},
-            "LINESTRING(0.3 0.3, 0.7 0.3, 0.7 0.7, 0.3 0.7, 0.3 0.3)",
-            patch_id=10,
-        ),
-        "twisty": w.add_element(
-            "line",
-            {"highway": "path"},
-            "LINESTRING(0.1 0.5, 0.2 0.9, 0.3 0.1, 0.4 0.9, 0.5 0.1, 0.6 0.9, 0.7 0.5)",
-            patch_id=11,
-        ),
-        # a building next door whose corner pokes 3 cm into the view: 0.27 m2, under a pixel
-        "sliver": w.add_element(
-            "area", {"building": "house"},
-            "POLYGON((-0.2 0.5, 0.0001 0.5, 0.0001 0.537, -0.2 0.537, -0.2 0.5))", patch_id=12
-        ),
-        # boxes that overlap patch 13 while the shapes pass around it, outside the view
-        "ring_road": w.add_element(
-            "line", {"highway": "tertiary"}, "LINESTRING(-0.3 -0.3, -0.3 1.3, 1.3 1.3)",
-            patch_id=13,
-        ),
-        "hook_field": w.add_element(
-            "area", {"landuse": "meadow"},
-            "POLYGON((-0.5 -0.5, -0.1 -0.5, -0.1 1.1, 1.5 1.1, 1.5 1.5, -0.5 1.5, -0.5 -0.5))",
-            patch_id=13,
-        ),
-        # a shed built against patch 13's right edge, outside it: it only touches the patch
-        # (after the EPSG:4326 round trip its wall may lie a nanometre inside or outside)
-        "shed_outside": w.add_element(
-            "area", {"building": "shed"}, "POLYGON((1 0.2, 1.2 0.2, 1.2 0.4, 1 0.4, 1 0.2))",
-            patch_id=13,
-        ),
+    w.ids = {
+        name: w.add_element(kind, tags, wkt, patch_id=pid, osm_type=OSM_TYPES.get(name, "way"))
+        for name, (kind, tags, wkt, pid) in ELEMENTS.items()
     }
     w.build()
-    w.ids = ids
     yield w
     w.close()
 
