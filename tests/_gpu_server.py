@@ -13,12 +13,12 @@ were (``fill``), and the most HTTP requests it had open at once (``max_open``).
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from _loopback import JsonHandler, ThreadedServer, sglang_answers
 
 CAPTION = (
     "A quiet residential street crosses this aerial view from the left side to the right "
@@ -58,19 +58,7 @@ class GpuImitation:
             p.done.wait()
         with self._cv:
             self.open -= 1
-        return [
-            {
-                "text": CAPTION,
-                "meta_info": {
-                    "id": f"r{i}",
-                    "finish_reason": {"type": "stop"},
-                    "prompt_tokens": len(t.split()),
-                    "completion_tokens": len(CAPTION.split()),
-                    "cached_tokens": 0,
-                },
-            }
-            for i, t in enumerate(texts)
-        ]
+        return sglang_answers(texts, [CAPTION] * len(texts))
 
     def _rounds(self) -> None:
         while True:
@@ -100,53 +88,29 @@ class GpuImitation:
             }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def _reply(self, data) -> None:
-        body = json.dumps(data).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class _Handler(JsonHandler):
     def do_GET(self):
         gpu = self.server.gpu
         if self.path == "/get_model_info":
-            self._reply({"model_path": "imitation/gpu-server", "is_generation": True})
+            self.reply(200, {"model_path": "imitation/gpu-server", "is_generation": True})
         elif self.path == "/figures":
-            self._reply(gpu.figures())
+            self.reply(200, gpu.figures())
         else:
             self.send_error(404)
 
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        body = self.body()
         if self.path != "/generate":
             return self.send_error(404)
-        self._reply(self.server.gpu.generate(body["text"], body.get("sampling_params") or {}))
+        self.reply(200, self.server.gpu.generate(body["text"], body.get("sampling_params") or {}))
 
 
-class GpuServer:
+class GpuServer(ThreadedServer):
     """``GpuImitation`` behind HTTP on a loopback port, served from daemon threads."""
 
     def __init__(self, port: int = 0, **imitation):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self.httpd.daemon_threads = True
+        super().__init__(_Handler, port)
         self.httpd.gpu = self.gpu = GpuImitation(**imitation)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> GpuServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def main() -> None:

@@ -22,9 +22,10 @@ import socket
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from _loopback import JsonHandler, ThreadedServer, sglang_answers
 from caption_world import faithful_caption
 
 from rsteller_db.caption import llama_server as llama
@@ -70,46 +71,20 @@ def llama_server(tmp_path_factory):
         llama.stop(proc)
 
 
-class _Server:
-    """A ThreadingHTTPServer on a free loopback port, run in a daemon thread."""
+class _Server(ThreadedServer):
+    """A loopback server whose handlers share its state (``self.server.state``): the requests
+    it counted (``hits``), the bodies it received, and the payloads it answers from."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-        self.httpd.daemon_threads = True
-        self.httpd.state = self  # handlers reach shared state through self.server.state
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(handler)
+        self.httpd.state = self
         self.hits: Counter = Counter()
         self.bodies: list[dict] = []
         self.payloads: dict[int, dict] = {}  # patch_id -> payload, for answer_for
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
-class _JsonHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def reply(self, status: int, data) -> None:
-        body = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def body(self) -> dict:
-        return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-
+class _JsonHandler(JsonHandler):
     def do_GET(self):
         if self.path == "/v1/models":
             self.reply(
@@ -300,22 +275,7 @@ class _SGLangHandler(_JsonHandler):
         if errors:
             return self.reply(400, {"error": "; ".join(errors)})
         answers = [answer_for(t, state.payloads) for t in body["text"]]
-        self.reply(
-            200,
-            [
-                {
-                    "text": answer,
-                    "meta_info": {
-                        "id": f"r{i}",
-                        "finish_reason": {"type": "stop"},
-                        "prompt_tokens": len(t.split()),
-                        "completion_tokens": len(answer.split()),
-                        "cached_tokens": 0,
-                    },
-                }
-                for i, (t, answer) in enumerate(zip(body["text"], answers, strict=True))
-            ],
-        )
+        self.reply(200, sglang_answers(body["text"], answers))
 
 
 # A Mistral-style chat template, as a model's tokenizer_config.json holds it.
