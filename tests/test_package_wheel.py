@@ -78,7 +78,7 @@ def test_installed_wheel_runs_the_pipeline_outside_the_clone(wheel: Path, tmp_pa
 
     cli = [str(venv / "bin" / "rsteller-db"), "--quiet"]
     for args in (
-        ["sample", "--out", "s"],
+        ["sample", "--out", "s", "--size-m", "1200"],  # a small town: every stage still runs
         ["init"],
         ["ingest", "osm", "s/town.osm.pbf"],
         ["ingest", "naip", "--source", "local", "s"],
