@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from rsteller_db.caption.rules import RULES_DIR, Candidate, RuleBook, load_rules
+from rsteller_db.caption.rules import RULES_DIR, Candidate, RuleBook, RuleError, load_rules
 
 GOOD_AREA = (
     "A dense forest fills the upper left part of this aerial view, its dark green canopy "
@@ -241,3 +242,17 @@ def test_malformed_rule_file_is_named(tmp_path):
     (tmp_path / "01_bad.sql").write_text("select caption_id from caption_candidates")
     with pytest.raises(Exception, match=r"01_bad.sql: the header needs '-- rule: bad'"):
         load_rules(tmp_path)
+
+
+def test_rules_that_cannot_be_set_up_are_refused_by_folder(tmp_path):
+    folder = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, folder)
+    (folder / "_macros.sql").write_text("CREATE MACRO broken( AS 1;")
+    with pytest.raises(RuleError, match="cannot be set up"):
+        RuleBook(folder)
+    book = RuleBook(folder, background=True)  # set up on its own thread: the first check raises
+    try:
+        with pytest.raises(RuleError, match=str(folder)):
+            book.check([Candidate("c", "r", 1, "A green field beside a road.", "{}", "")])
+    finally:
+        book.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,19 +118,16 @@ _SCHEMA = pa.schema(
 
 
 class RuleBook:
-    """The rules compiled into one query; ``check`` maps rejected caption ids to a rule name."""
+    """The rules compiled into one query; ``check`` maps rejected caption ids to a rule name.
 
-    def __init__(self, folder: Path = RULES_DIR):
+    The rule files are read (and a malformed header refused) at once. With ``background`` the
+    in-memory DuckDB that runs them (word lists, macros) is set up on a thread of its own, so a
+    caption run reads its first requests meanwhile; ``check`` waits for it and raises what
+    the set-up raised."""
+
+    def __init__(self, folder: Path = RULES_DIR, *, background: bool = False):
         self.rules = load_rules(folder)
-        self.con = duckdb.connect()
-        self.con.execute("SET enable_progress_bar = false")  # no DuckDB bar in a run's output
-        for csv in sorted(folder.glob("*.csv")):
-            self.con.execute(
-                f"CREATE TABLE caption_{csv.stem} AS SELECT * FROM read_csv(?, header = true)",
-                [str(csv)],
-            )
-        for macros in sorted(folder.glob("_*.sql")):
-            self.con.execute(macros.read_text())
+        self.folder = folder
         parts = [
             f"SELECT caption_id, {rule.order} AS ord, '{rule.name}' AS rule FROM ({rule.sql})"
             for rule in self.rules
@@ -139,24 +137,50 @@ class RuleBook:
             + "\nUNION ALL\n".join(parts)
             + "\n) GROUP BY caption_id"
         )
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="caption-rules")
+        self._con = self._pool.submit(self._connect)
+        if not background:
+            self.con  # noqa: B018 (set up now: an error is raised here)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # no DuckDB bar in a run's output
+        for csv in sorted(self.folder.glob("*.csv")):
+            con.execute(
+                f"CREATE TABLE caption_{csv.stem} AS SELECT * FROM read_csv(?, header = true)",
+                [str(csv)],
+            )
+        for macros in sorted(self.folder.glob("_*.sql")):
+            con.execute(macros.read_text())
+        return con
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return self._con.result()
+        except duckdb.Error as exc:
+            raise RuleError(f"the caption rules in {self.folder} cannot be set up: {exc}") from exc
 
     def check(self, candidates: Iterable[Candidate]) -> dict[str, str]:
         rows = list(candidates)
         if not rows:
             return {}
+        con = self.con
         table = pa.Table.from_pylist([c.__dict__ for c in rows], schema=_SCHEMA)
-        self.con.register("caption_candidates", table)
+        con.register("caption_candidates", table)
         try:
-            return dict(self.con.execute(self.query).fetchall())
+            return dict(con.execute(self.query).fetchall())
         except duckdb.Error as exc:
             raise RuleError(
                 f"a caption rule in {self.rules[0].path.parent} failed to run: {exc}"
             ) from exc
         finally:
-            self.con.unregister("caption_candidates")
+            con.unregister("caption_candidates")
 
     def close(self) -> None:
-        self.con.close()
+        self._pool.shutdown(wait=True)
+        if self._con.exception() is None:
+            self._con.result().close()
 
 
 def check_candidate(candidate: Candidate, folder: Path = RULES_DIR) -> str | None:

@@ -307,7 +307,7 @@ class CaptionRun:
         self.options = options
         self.backend = backend
         self.reporter = reporter
-        self.rules = RuleBook(options.rules_dir)
+        self.rules = RuleBook(options.rules_dir, background=True)  # ready by the first commit
         self.summary = RunSummary(uuid.uuid4().hex[:12], backend.name)
         self.t0 = time.perf_counter()
         self.first_commit_s: float | None = None  # seconds from the start to the first commit
