@@ -8,7 +8,8 @@ import shutil
 import pyarrow as pa
 import pytest
 
-from rsteller_db.export.runner import ShardJob, WrittenShard, _Finisher
+from rsteller_db.export.runner import _Finisher
+from rsteller_db.export.shards import ShardJob, WrittenShard, write_shard_files
 from rsteller_db.export.writers import IOV_MAX, LOT_BYTES, AtomicFile, ExportError
 
 
@@ -77,8 +78,6 @@ def test_a_failed_commit_surfaces_and_drops_the_next_shard(tmp_path):
 
 def test_a_shard_that_cannot_start_names_the_cause(tmp_path):
     # the folder vanished after the export checked it: the error is the missing folder
-    from rsteller_db.export.runner import write_shard_files
-
     gone = tmp_path / "gone"
     table = pa.table({"patch_id": [1], "_digest": ["0"], "_document": [b"{}"]})
     job = ShardJob(gone, "wds", "train", 0, "plan", table, str(tmp_path), 448, None)

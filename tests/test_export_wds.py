@@ -199,16 +199,69 @@ def test_worker_processes_write_the_same_bytes(warehouse, reference, tmp_path):
     assert files_of(tmp_path / "workers") == files_of(reference)
 
 
-def test_helper_processes_write_shards_this_process_commits(warehouse, reference, tmp_path):
-    from rsteller_db.export import ExportOptions, export_dataset
+def test_helper_processes_write_shards_this_process_commits(warehouse, reference, tmp_path,
+                                                            monkeypatch):
+    from rsteller_db.export import ExportHelpers, ExportOptions, export_dataset
+    from rsteller_db.export.helpers import QUEUED
     from rsteller_db.warehouse import Warehouse
 
+    # the exporter takes back the shards no helper has started when it runs out of its own:
+    # with 4-sample shards it would take them all before the helpers are up, so not here
+    monkeypatch.setattr(ExportHelpers, "take_back", lambda self: None)
     out = tmp_path / "helpers"
     with Warehouse(warehouse, read_only=True) as wh:
         result = export_dataset(wh, out, ExportOptions(shard_size=SHARD, workers=3))
-    # the first shards go to the two helpers (one each, one waiting) before this process
-    # writes any itself; all of them are committed here: no temporary file is left
-    assert result.written == len(SHARDS) and 3 <= result.by_helpers < len(SHARDS)
+    # the first shards go to the two helpers (two each: one written, one waiting) before this
+    # process writes any itself; the helpers write and hash them, this process commits them
+    assert result.written == len(SHARDS) and result.by_helpers >= 2 * QUEUED
+    assert not list(out.glob("*.tmp"))
+    assert files_of(out) == files_of(reference)
+
+
+def test_shards_no_helper_started_are_taken_back(warehouse, plan, reference, tmp_path):
+    """A helper blocked in shard 0 (its first image is a FIFO nobody writes yet) holds shard 1
+    too; the exporter writes shards 2-4, then takes shard 1 back and writes it. The FIFO is
+    fed once shards 1-4 are done (or after a minute, when shard 1 never comes)."""
+    import threading
+    import time
+
+    from rsteller_db.export import ExportOptions, export_dataset
+    from rsteller_db.warehouse import Warehouse
+
+    copy = copy_warehouse(warehouse, tmp_path / "wh")
+    first = plan.samples[0]
+    con = duckdb.connect(str(copy), read_only=True)
+    (image,) = con.execute("SELECT path FROM patch_images WHERE patch_id = ?", [first]).fetchone()
+    con.close()
+    image = copy.parent / image
+    jpeg = image.read_bytes()
+    image.unlink()
+    os.mkfifo(image)
+    out = tmp_path / "taken"
+
+    def feed():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+                (out / f"{stem}_stats.json").exists() for stem in SHARDS[1:]):
+            time.sleep(0.05)
+        while True:  # the reader (a helper or this process) opens the FIFO when it gets there
+            try:
+                fd = os.open(image, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                time.sleep(0.05)
+                continue
+            break
+        os.set_blocking(fd, True)
+        os.write(fd, jpeg)
+        os.close(fd)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    with Warehouse(copy, read_only=True) as wh:
+        result = export_dataset(wh, out, ExportOptions(shard_size=SHARD, workers=2))
+    feeder.join(5)
+    # the helper wrote shard 0 (or, had it not been up yet, none); shard 1 was not left to it
+    assert result.by_helpers <= 1
     assert not list(out.glob("*.tmp"))
     assert files_of(out) == files_of(reference)
 

@@ -2,12 +2,14 @@
 
 Modules: ``reader`` (samples from the ``dataset_samples`` mart), ``writers`` (one shard-writer
 interface and its registry: ``wds``, ``parquet``, ``null``), ``outdir`` (the output folder),
-``runner`` (shards, resume, stats), ``manifest`` and ``verify``.
+``runner`` (plan, resume, the commit thread), ``shards`` (writing and committing one
+shard), ``helpers`` (the processes of ``--workers``), ``manifest`` and ``verify``.
 """
 
 from __future__ import annotations
 
-from .runner import ExportHelpers, ExportOptions, ExportResult, export_dataset
+from .helpers import ExportHelpers
+from .runner import ExportOptions, ExportResult, export_dataset
 from .verify import VerifyReport, document_problems, verify_export
 from .writers import WRITERS, ExportError, FileInfo, Sample, ShardWriter, register
 

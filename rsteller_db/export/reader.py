@@ -15,15 +15,17 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import UnsafePathError
 from ..paths import inside
-from ..warehouse import Warehouse
 from .writers import ExportError, Sample
+
+if TYPE_CHECKING:  # SampleMaker runs in the export's helper processes, which need no DuckDB
+    from ..warehouse import Warehouse
 
 RELATION = "export_samples"  # sql/40_marts: metadata row, RSTeller JSON document, digest
 BATCH_ROWS = 2048
@@ -80,6 +82,8 @@ class SampleReader:
 
     def shard_tables(self, size: int) -> Iterator[pa.Table]:
         """Tables of ``size`` rows (the last may be shorter), in ``patch_id`` order."""
+        import duckdb
+
         try:
             batches = self.wh.con.execute(self.query, self.params).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as exc:

@@ -14,42 +14,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
-import pickle
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import (
-    ALL_COMPLETED,
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from .. import defaults
-from ..paths import inside
 from ..progress import QUIET, Reporter
-from ..warehouse import Warehouse
+from .helpers import QUEUED, ExportHelpers
 from .manifest import build_manifest
-from .outdir import (
-    MANIFEST,
-    prepare,
-    remove_shards_from,
-    shard_stem,
-    stats_name,
-    write_json_atomic,
-)
-from .reader import SampleMaker, SampleReader, SkipSample, digests, metadata_schema
-from .writers import AtomicFile, ExportError, writer_for
+from .outdir import MANIFEST, prepare, remove_shards_from, stats_name, write_json_atomic
+from .reader import SampleReader, digests
+from .shards import ShardJob, WrittenShard, write_shard, write_shard_files
+from .writers import ExportError, writer_for
+
+if TYPE_CHECKING:
+    from ..warehouse import Warehouse
 
 PLAN_VERSION = 2  # 2: compact JSON documents written by DuckDB; a folder of version 1 is rewritten
 
@@ -95,21 +79,6 @@ class ExportResult:
         return [item for s in self.shards for item in s["skipped"]]
 
 
-@dataclass(frozen=True)
-class ShardJob:
-    """Everything needed to write one shard, in a worker process or in this one."""
-
-    out: Path
-    fmt: str
-    split: str
-    index: int
-    plan: str
-    table: pa.Table
-    root: str
-    patch_size_px: int
-    jpeg_quality: int | None
-
-
 def _patch_size(wh: Warehouse) -> int:
     row = wh.con.execute("SELECT setting('patch_size_px')").fetchone()
     return int(row[0]) if row and row[0] else int(wh.settings["patch_size_px"])
@@ -129,118 +98,6 @@ def _kept(out: Path, split: str, index: int, plan: str) -> dict | None:
         if not file.is_file() or file.stat().st_size != item["bytes"]:
             return None
     return stats
-
-
-def _failed(job: ShardJob, exc: OSError) -> ExportError:
-    stem = shard_stem(job.split, job.index)
-    return ExportError(
-        f"writing shard {stem} in {job.out} failed: {exc.strerror or exc}; nothing truncated "
-        "was left under a final name and finished shards are kept: free space (or fix the "
-        "folder) and re-run the same command to write the rest"
-    )
-
-
-@dataclass
-class WrittenShard:
-    """A shard whose files are complete but not yet committed, and its stats so far."""
-
-    job: ShardJob
-    files: list[AtomicFile]
-    stats: dict
-
-    def commit(self) -> dict:
-        """Sync and rename every file, then write the stats file (which marks the shard done).
-        Runs on the finisher thread while the next shard is written."""
-        job = self.job
-        try:
-            infos = []
-            for i, file in enumerate(self.files):
-                try:
-                    infos.append(file.commit())
-                except BaseException:
-                    for rest in self.files[i:]:
-                        rest.abort()
-                    raise
-            stats = {**self.stats, "files": [info.to_json() for info in infos],
-                     "plan": job.plan}
-            write_json_atomic(job.out / stats_name(job.split, job.index), stats)
-        except OSError as exc:
-            raise _failed(job, exc) from exc
-        return stats
-
-    def abort(self) -> None:
-        for file in self.files:
-            file.abort()
-
-    def hand_over(self) -> WrittenShard:
-        """This shard as it travels back from a helper process: its files released (complete,
-        closed), its rows left behind; the exporter's finisher commits it."""
-        for file in self.files:
-            file.release()
-        return WrittenShard(replace(self.job, table=self.job.table.slice(0, 0)), self.files,
-                            self.stats)
-
-
-def write_shard_files(job: ShardJob, advance: Callable[[int], None] | None = None
-                      ) -> WrittenShard:
-    """Write one shard's files, complete but uncommitted (see :meth:`WrittenShard.commit`)."""
-    stem = shard_stem(job.split, job.index)
-    writer = writer_for(job.fmt, metadata_schema(job.table.schema))
-    maker = SampleMaker(job.root, patch_size_px=job.patch_size_px, jpeg_quality=job.jpeg_quality)
-    skipped: list[dict] = []
-    tasks: dict[int, int] = {}
-    written = 0
-    ids = job.table.column("patch_id")
-    try:
-        writer.open(inside(job.out, stem))
-        for row in maker.rows(job.table):
-            try:
-                sample = maker.sample(row, writer.needs_image)
-            except SkipSample as exc:
-                skipped.append({"patch_id": row.patch_id, "reason": str(exc)})
-            else:
-                writer.write(sample)
-                written += 1
-                for task in row.tasks:
-                    tasks[task] = tasks.get(task, 0) + 1
-            if advance:
-                advance(1)
-        files = writer.close()
-    except OSError as exc:
-        writer.abort()
-        raise _failed(job, exc) from exc
-    except BaseException:
-        writer.abort()
-        raise
-    stats = {
-        "shard": stem, "format": job.fmt, "split": job.split, "samples": written,
-        "first_patch_id": ids[0].as_py(), "last_patch_id": ids[-1].as_py(),
-        "captions_by_task": {str(task): n for task, n in sorted(tasks.items())},
-        "skipped": skipped,
-    }
-    return WrittenShard(job, files, stats)
-
-
-def write_shard(job: ShardJob, advance: Callable[[int], None] | None = None) -> dict:
-    """Write and commit one shard; returns its stats (what Ray tasks run)."""
-    return write_shard_files(job, advance).commit()
-
-
-def write_for_commit(job: ShardJob) -> WrittenShard:
-    """Write one shard's files and hand them back uncommitted (what helper processes run)."""
-    return write_shard_files(job).hand_over()
-
-
-def _write_pickled(payload: bytes) -> WrittenShard:
-    """A helper's task: the job arrives pickled by the exporter's own thread (see submit)."""
-    return write_for_commit(pickle.loads(payload))
-
-
-def _warm_up() -> None:
-    """A helper's first second goes to imports: made while the exporter runs its query."""
-    import pyarrow.compute  # noqa: F401
-    import pyarrow.parquet  # noqa: F401
-    from PIL import JpegImagePlugin  # noqa: F401
 
 
 class _Finisher:
@@ -292,100 +149,6 @@ class _Finisher:
         """Let a commit in progress end (its files stay whole either way), stop the thread."""
         self._drop()
         self._pool.shutdown(wait=True)
-
-
-@contextmanager
-def _main_not_inherited() -> Iterator[None]:
-    """Processes spawned inside this block do not re-import the program's ``__main__``.
-
-    A spawned child runs the parent's main script (or module) again before its first task; for
-    ``rsteller-db`` that is the whole CLI, a third of a helper's start-up. Helpers only run
-    functions of this module, so they do not need it: multiprocessing skips the step for a
-    ``__main__`` that has neither ``__spec__`` nor ``__file__``, which is what this hides
-    while the processes start.
-    """
-    main = sys.modules["__main__"]
-    spec, file = getattr(main, "__spec__", None), main.__dict__.pop("__file__", _NONE)
-    main.__spec__ = None
-    try:
-        yield
-    finally:
-        main.__spec__ = spec
-        if file is not _NONE:
-            main.__file__ = file
-
-
-_NONE = object()
-
-
-class ExportHelpers:
-    """Helper processes that write shards while the exporting process writes others.
-
-    ``count`` processes (``ExportOptions.workers`` - 1; 0 starts none) are spawned at once (a
-    fork of the DuckDB process is unsafe); start them before opening the warehouse and they
-    import while it opens and runs the export query (the CLI does)::
-
-        with ExportHelpers.for_options(options) as helpers, Warehouse(path, read_only=True) as wh:
-            export_dataset(wh, out, options, helpers=helpers)
-
-    A shard goes to a helper when fewer than ``count`` + 1 are in flight (one waits, so no
-    helper idles), else the exporting process writes it itself: the work balances with no
-    tuning, and at most ``count`` + 1 shard tables are in transit (flat memory). Helpers only
-    write; their files come back released and the exporter's finisher thread commits them
-    with its own, so hashing and syncing never hold up a writer.
-    """
-
-    def __init__(self, count: int):
-        self.count = count
-        self._limit = count + 1 if count else 0
-        self._running: dict[Future, ShardJob] = {}
-        self._pool = None
-        if count:
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(count, mp_context=context, initializer=_warm_up)
-            with _main_not_inherited():
-                for _ in range(count):  # processes start on demand: start them all now
-                    self._pool.submit(int)
-
-    @classmethod
-    def for_options(cls, options: ExportOptions) -> ExportHelpers:
-        return cls(max(0, options.workers - 1) if options.executor == "local" else 0)
-
-    def __enter__(self) -> ExportHelpers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def has_room(self) -> bool:
-        return len(self._running) < self._limit
-
-    def submit(self, job: ShardJob) -> None:
-        # pickled here, not on the executor's feeder thread: that thread waited 0.2-0.45 s
-        # for the GIL while this one wrote a shard, and the helper idled meanwhile
-        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        self._running[self._pool.submit(_write_pickled, payload)] = job
-
-    def collect(self, block: bool = False) -> list[tuple[WrittenShard, int]]:
-        """Shards the helpers have finished (all of them when ``block``), with their rows."""
-        if not self._running:
-            return []
-        finished, _ = wait(self._running, timeout=None if block else 0,
-                           return_when=ALL_COMPLETED if block else FIRST_COMPLETED)
-        done = []
-        for future in sorted(finished, key=lambda f: self._running[f].index):
-            job = self._running.pop(future)
-            done.append((future.result(), job.table.num_rows))  # a helper's error is raised here
-        return done
-
-    def close(self) -> None:
-        if self._pool is None:
-            return
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        for future in self._running:  # written, never to be committed: no .tmp left behind
-            if not future.cancelled() and future.exception() is None:
-                future.result().abort()
-        self._running.clear()
 
 
 class _RayPool:
@@ -455,20 +218,27 @@ def _jobs(reader: SampleReader, options: ExportOptions, fingerprint: str, root: 
 def _write_here(jobs: Iterator[ShardJob], helpers: ExportHelpers, result: ExportResult,
                 advance: Callable[[int], None]) -> dict[int, dict]:
     """Write the shards in this process and its helpers; one finisher thread commits all."""
-    finisher = _Finisher(waiting=helpers.count + 1)
+    finisher = _Finisher(waiting=QUEUED * helpers.count + 1)
+
+    def commit_theirs(done: list[tuple[WrittenShard, int]]) -> None:
+        for shard, rows in done:
+            finisher.submit(shard)
+            advance(rows)
+            result.by_helpers += 1
+
     try:
         for job in jobs:
             if helpers.has_room():
                 helpers.submit(job)
-                result.by_helpers += 1
             else:
                 finisher.submit(write_shard_files(job, advance))
-            for shard, rows in helpers.collect():
-                finisher.submit(shard)
-                advance(rows)
-        for shard, rows in helpers.collect(block=True):
-            finisher.submit(shard)
-            advance(rows)
+            commit_theirs(helpers.collect())
+        # no shard left to plan: write those no helper has started, then wait for the rest
+        while (job := helpers.take_back()) is not None:
+            finisher.submit(write_shard_files(job, advance))
+            commit_theirs(helpers.collect())
+        commit_theirs(helpers.collect(block=True))
+        helpers.stop()
         return finisher.finish()
     finally:
         finisher.close()

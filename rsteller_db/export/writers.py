@@ -70,9 +70,9 @@ class AtomicFile:
     Writes gather (not copied) into lots of about 1 MiB, and each lot reaches the file in one
     vectored system call: a tar member's 512-byte header and padding cost no call of their
     own, and no byte is copied twice. ``seal`` writes what is left; ``commit`` (which seals
-    first) hashes the file as it lies in the page cache, syncs it to disk, renames it and
-    describes it. Hashing and syncing release the GIL, so ``commit`` can run on another thread
-    while the caller writes the next file.
+    first) hashes the file as it lies in the page cache (unless ``release`` did), syncs it to
+    disk, renames it and describes it. Hashing and syncing release the GIL, so ``commit`` can
+    run on another thread while the caller writes the next file.
     """
 
     def __init__(self, final: Path):
@@ -82,6 +82,7 @@ class AtomicFile:
         self._fd: int | None = os.open(self.tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self.sha256: str | None = None  # set by release(); commit() hashes a file not released
 
     def write(self, data) -> int:
         if type(data) is not bytes:  # the caller may reuse a mutable buffer
@@ -124,10 +125,12 @@ class AtomicFile:
             self._write_lot()
 
     def release(self) -> None:
-        """Seal the file and close it, leaving the complete temporary file for another process
-        (the exporter's own, when a helper process wrote the shard) to commit: an AtomicFile
-        pickles only when released, and ``commit`` opens the file again."""
+        """Seal the file, hash it and close it, leaving the complete temporary file for another
+        process (the exporter's own, when a helper process wrote the shard) to sync and
+        rename: the process that wrote the file pays for its hash. An AtomicFile pickles only
+        when released, and ``commit`` opens the file again."""
         self.seal()
+        self.sha256 = self._sha256()
         self._close()
 
     def __getstate__(self) -> dict:
@@ -137,9 +140,9 @@ class AtomicFile:
 
     def commit(self) -> FileInfo:
         self.seal()
-        if self._fd is None:  # released by the process that wrote it
+        if self._fd is None:  # released (and hashed) by the process that wrote it
             self._fd = os.open(self.tmp, os.O_RDWR)
-        sha = self._sha256()
+        sha = self.sha256 or self._sha256()
         os.fsync(self._fd)
         self._close()
         os.replace(self.tmp, self.final)
