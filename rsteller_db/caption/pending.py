@@ -11,7 +11,8 @@ runs of ``window`` patches; the range filter reaches every table a source scans 
 ``revision_requests`` view matches ``patch_id`` in each of its joins) and the request's history
 in ``captions``. ``caption_requests`` is stored in ``patch_id`` order and a run writes captions
 in that order, so a range reads a few row groups: a chunk costs the same at 1,000 requests or
-1,000,000, the first is ready at once, and nothing is evaluated for a whole phase.
+1,000,000 and the first is ready at once; only ``count`` (the progress total) passes over a
+whole phase, and it reads no payloads.
 
 The runner sorts each chunk by prompt text, so requests sharing instructions and examples reach
 the server together. ``where`` (SQL over ``request_id, patch_id, task, prompt_name, payload``)
