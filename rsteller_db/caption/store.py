@@ -106,21 +106,12 @@ class CaptionStore:
 
         A row whose caption id exists, or whose request already has an accepted caption (a
         second run racing this one), is skipped: a request never gets two captions."""
-        # the rows' own keys and Python types: the captions table (sql/00_ddl/captions.sql)
-        # declares the shape, and DuckDB casts each column into it on insert
-        table = pa.Table.from_pylist(rows)
-        columns = ", ".join(table.column_names)
         sets = ", ".join(f"{k} = ?" for k in summary)
         with self.connect(wait_s) as con:
-            con.register("caption_batch", table)
             con.execute("BEGIN")
             try:
-                con.execute(
-                    f"INSERT OR IGNORE INTO captions ({columns}) "
-                    f"SELECT {columns} FROM caption_batch b "
-                    "WHERE NOT EXISTS (SELECT 1 FROM captions c WHERE c.request_id = b.request_id "
-                    "AND c.status = 'accepted')"
-                )
+                if rows:
+                    self._insert(con, rows)
                 con.execute(
                     f"UPDATE _meta.caption_runs SET {sets} WHERE run_id = ?",
                     [*summary.values(), run_id],
@@ -129,6 +120,29 @@ class CaptionStore:
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")
                 raise CaptionError(f"cannot store captions in {self.path}: {exc}") from exc
+
+    @staticmethod
+    def _insert(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
+        """Insert the rows whose caption id is new and whose request has no accepted caption.
+
+        A plain INSERT whose two NOT EXISTS look only at the batch's patch range (every
+        caption of a request shares its patch_id): INSERT OR IGNORE, or one NOT EXISTS with an
+        OR, scans all of ``captions`` on each commit, 0.05-0.6 s a batch at 1.2 M captions
+        against 0.03 s with the range (bench/caption_scale.py)."""
+        # the rows' own keys and Python types: the captions table (sql/00_ddl/captions.sql)
+        # declares the shape, and DuckDB casts each column into it on insert
+        table = pa.Table.from_pylist(rows)
+        con.register("caption_batch", table)
+        columns = ", ".join(table.column_names)
+        con.execute(
+            f"INSERT INTO captions ({columns}) SELECT {columns} FROM caption_batch b"
+            " WHERE NOT EXISTS (SELECT 1 FROM captions c"
+            "   WHERE c.patch_id BETWEEN $lo AND $hi AND c.caption_id = b.caption_id)"
+            " AND NOT EXISTS (SELECT 1 FROM captions c"
+            "   WHERE c.patch_id BETWEEN $lo AND $hi AND c.request_id = b.request_id"
+            "   AND c.status = 'accepted')",
+            {"lo": min(r["patch_id"] for r in rows), "hi": max(r["patch_id"] for r in rows)},
+        )
 
 
 def _alive(pid: int) -> bool:
