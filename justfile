@@ -22,9 +22,10 @@ build backend="local":
     rsteller-db export verify {{export_dir}}
     rsteller-db stats --out warehouse/card
 
-# the test suite (installs Debian's chromium for the preview test when it is missing)
+# the test suite on pytest-xdist's workers, one per CPU, a test file per worker (installs
+# Debian's chromium for the preview test when it is missing)
 test *args: _chromium
-    python -m pytest -q {{args}}
+    python -m pytest -q -n auto --dist loadfile {{args}}
 
 _chromium:
     @command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \

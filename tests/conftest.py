@@ -1,10 +1,20 @@
-"""Shared fixtures: a fresh warehouse file, a CLI runner, and, built once per session, the
+"""Shared fixtures: a fresh warehouse file, a CLI runner, and, built once per test run, the
 generated sample town and the warehouse the real pipeline makes of it (tests/sample_world.py),
-and the caption tests' world of one request per patch (tests/caption_world.py)."""
+and the caption tests' world of one request per patch (tests/caption_world.py).
+
+``just test`` runs the suite on pytest-xdist's workers (``-n auto --dist loadfile``: a test
+file stays on one worker, so its module fixtures are built once). The run-wide fixtures are
+built by whichever worker asks first, under a lock, and read by the others (``built_once``)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from caption_world import World, build_world, write_prompts
@@ -13,6 +23,27 @@ from sample_world import build_sample_warehouse, copy_warehouse
 
 from rsteller_db.settings import load_settings
 from rsteller_db.warehouse import Warehouse
+
+T = TypeVar("T")
+
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], T]) -> T:
+    """``build(folder)``, once per test run. Without xdist it is an ordinary session fixture;
+    on xdist's workers the first to ask builds in the run's common temp folder, holding a
+    lock, and pickles the result beside it; the others wait for the lock and unpickle."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent
+    folder, result = root / name, root / f"{name}.pickle"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if result.exists():
+            return pickle.loads(result.read_bytes())
+        shutil.rmtree(folder, ignore_errors=True)  # what a worker that failed left
+        folder.mkdir()
+        value = build(folder)
+        result.write_bytes(pickle.dumps(value))
+        return value
 
 
 @pytest.fixture
@@ -48,14 +79,15 @@ def sample_files(tmp_path_factory):
     """The bundled sample town (PBF + GeoTIFF, seed 0), generated once; do not modify it."""
     from rsteller_db.sample import generate_sample
 
-    return generate_sample(tmp_path_factory.mktemp("sample"), seed=0)
+    return built_once(tmp_path_factory, "sample", lambda folder: generate_sample(folder, seed=0))
 
 
 @pytest.fixture(scope="session")
 def sample_warehouse(sample_files, tmp_path_factory) -> Path:
     """The sample through the real pipeline (init, ingest, build, captions, images), built
     once; shared, so open it ``read_only=True``: use ``sample_copy`` to change anything."""
-    return build_sample_warehouse(sample_files, tmp_path_factory.mktemp("sample_wh") / "wh")
+    return built_once(tmp_path_factory, "sample_wh",
+                      lambda folder: build_sample_warehouse(sample_files, folder / "wh"))
 
 
 @pytest.fixture
@@ -72,8 +104,8 @@ CAPTION_WORLD_INJECTION_EVERY = 40  # 6 features named with a prompt injection
 def caption_world(tmp_path_factory) -> World:
     """A world of 240 generated features, one per patch, built up to its caption requests
     (no captions yet); shared, so read it only: use ``caption_copy`` to caption."""
-    return build_world(tmp_path_factory.mktemp("caption_world"), CAPTION_WORLD_FEATURES,
-                       injection_every=CAPTION_WORLD_INJECTION_EVERY)
+    return built_once(tmp_path_factory, "caption_world", lambda folder: build_world(
+        folder, CAPTION_WORLD_FEATURES, injection_every=CAPTION_WORLD_INJECTION_EVERY))
 
 
 @pytest.fixture
