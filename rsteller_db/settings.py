@@ -68,7 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
         "images fetch, caption and export work partition by partition (docs/scale.md)",
     ),
     # engine
-    Setting("threads", 0, "DuckDB threads (0: all cores)"),
+    Setting("threads", 0, "CPU threads of DuckDB and of the embedded model (0: all cores)"),
     Setting("memory_limit", "75%", "DuckDB memory limit, e.g. '8GB' or '75%'"),
     Setting("temp_directory", "", "DuckDB spill folder (empty: tmp/ beside the warehouse file)"),
 )

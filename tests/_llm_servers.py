@@ -64,7 +64,9 @@ def llama_server(tmp_path_factory):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{extra} is not installed (pip install 'rsteller-db[local]')")
     port = free_port()
-    proc = llama.start(port, tmp_path_factory.mktemp("llama") / "server.log")
+    # one thread: the suite runs on a worker per core, and llama.cpp's threads spin while they
+    # wait, so two of them on a shared core run several times slower than one
+    proc = llama.start(port, tmp_path_factory.mktemp("llama") / "server.log", threads=1)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -13,9 +13,12 @@ from _llm_servers import llama_server  # noqa: F401 (fixture)
 from rsteller_db.caption import CaptionOptions, Sampling, load_rules, run_captions
 from rsteller_db.caption.llama_server import SMOLLM2_ID
 from rsteller_db.prompts import template_hash
+from rsteller_db.settings import load_settings
 
 pytestmark = pytest.mark.slow
 SHORT = Sampling(temperature=0.7, top_p=0.95, max_tokens=48)
+# the embedded model on one CPU thread (the `threads` setting): the suite runs a worker per core
+ONE_THREAD = load_settings(overrides={"threads": 1})
 
 
 def _captions(path):
@@ -75,6 +78,7 @@ def test_local_back_end_in_process(caption_world, caption_copy, test_prompts):
             backend="local", model="smollm2-135m", tasks=(1, 2), sampling=SHORT,
             prompts_dir=prompts, where=caption_world.where(caption_world.clean(2)),
         ),
+        settings=ONE_THREAD,
     )
     assert (summary.requests, summary.failed, summary.annotator) == (2, 0, SMOLLM2_ID)
     rows = _captions(path)
@@ -122,6 +126,7 @@ def test_default_model_gemma_as_a_raw_completion(caption_world, caption_copy, te
         path,
         CaptionOptions(backend="local", tasks=(1,), sampling=SHORT, prompts_dir=test_prompts,
                        where=caption_world.where(caption_world.clean(1))),
+        settings=ONE_THREAD,
     )
     assert (summary.requests, summary.failed, summary.annotator) == (1, 0, "google/gemma-3-270m")
     (row,) = _captions(path)
@@ -138,10 +143,12 @@ def test_local_back_end_loads_without_repacked_buffers():
     pytest.importorskip("llama_cpp")
     from rsteller_db.caption.backends import BackendOptions, create_backend
 
-    backend = create_backend("local", BackendOptions(model="smollm2-135m"))
+    backend = create_backend("local", BackendOptions(model="smollm2-135m", threads=1))
     try:
         backend.start()
         assert backend.llm.model_params.use_extra_bufts is False
+        # the `threads` setting reaches llama.cpp, for generation and prompt processing alike
+        assert (backend.llm.n_threads, backend.llm.n_threads_batch) == (1, 1)
     finally:
         backend.close()
 

@@ -30,9 +30,10 @@ from .llama_safe import effective_model_params, plain_cpu_buffers
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
-def server_command(port: int, host: str = "127.0.0.1", n_ctx: int = 4096) -> list[str]:
+def server_command(port: int, host: str = "127.0.0.1", n_ctx: int = 4096,
+                   threads: int = 0) -> list[str]:
     """llama.cpp's server (through ``serve``) for the SmolLM2 GGUF, reporting the model by its
-    hub id."""
+    hub id, on ``threads`` CPU threads (0: all cores)."""
     return [
         sys.executable, "-m", __name__, "serve",
         "--model", str(smollm2_gguf()),
@@ -40,7 +41,8 @@ def server_command(port: int, host: str = "127.0.0.1", n_ctx: int = 4096) -> lis
         "--host", host,
         "--port", str(port),
         "--n_ctx", str(n_ctx),
-        "--n_threads", str(os.cpu_count() or 1),
+        "--n_threads", str(threads or os.cpu_count() or 1),
+        "--n_threads_batch", str(threads or os.cpu_count() or 1),
         "--verbose", "False",
     ]  # fmt: skip
 
@@ -60,10 +62,11 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout_s: flo
     raise BackendError(f"server at {url} did not come up in {timeout_s} s")
 
 
-def start(port: int, log: Path, host: str = "127.0.0.1") -> subprocess.Popen:
+def start(port: int, log: Path, host: str = "127.0.0.1", threads: int = 0) -> subprocess.Popen:
     """Start the server with its output in ``log`` and wait until it answers."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(server_command(port, host), stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(server_command(port, host, threads=threads), stdout=out,
+                                stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://{host}:{port}", proc)
     except BackendError:

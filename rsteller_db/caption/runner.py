@@ -82,8 +82,9 @@ class CaptionOptions:
         wanted = self.concurrency * max(1, len(self.urls))
         return max(1, min(wanted, backend.max_concurrency or wanted))
 
-    def backend_options(self) -> BackendOptions:
+    def backend_options(self, threads: int = BackendOptions.threads) -> BackendOptions:
         return BackendOptions(
+            threads=threads,
             urls=self.urls,
             model=self.model,
             sampling=self.sampling,
@@ -572,7 +573,7 @@ def run_captions(
         raise CaptionError(
             f"no warehouse at {path}: run `rsteller-db init` and `rsteller-db build` first"
         )
-    backend = create_backend(options.backend, options.backend_options())
+    backend = create_backend(options.backend, options.backend_options(int(settings["threads"])))
     try:
         annotator = backend.start()
         run = CaptionRun(Path(path), settings, options, backend, reporter)

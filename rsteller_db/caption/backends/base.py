@@ -79,6 +79,7 @@ class BackendOptions:
     chat_format: str = "auto"
     prompt_mode: str = "auto"
     constrain: str = "auto"
+    threads: int = 0  # CPU threads of an embedded model (0: all cores); the `threads` setting
 
 
 class Backend(ABC):

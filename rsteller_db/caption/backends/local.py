@@ -118,10 +118,12 @@ class LocalBackend(Backend):
             names = ", ".join(EMBEDDED)
             raise BackendError(f"no GGUF model at {path}: pass --model PATH.gguf or one of {names}")
         self.path = path
+        threads = self.options.threads or os.cpu_count() or 1
         self.llm = load_llama(
             str(path),
             n_ctx=N_CTX,
-            n_threads=os.cpu_count() or 1,
+            n_threads=threads,
+            n_threads_batch=threads,
             n_batch=512,
             verbose=False,
         )
