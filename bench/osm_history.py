@@ -10,7 +10,7 @@ kind, in a fresh warehouse and a fresh process per command, ``sample_interval = 
 It prints wall and CPU seconds and peak RSS of each command (``wait4``), the RSS peak and time
 of the OSM stages (RSS sampled every 0.5 s), the rows they made, and history / plain ratios.
 
-    flock /work/notes/heavy.lock python bench/osm_history.py            # 10 M nodes
+    python bench/osm_history.py            # 10 M nodes
     python bench/osm_history.py --nodes 100000 --cache /tmp/h           # a smoke run
 """
 
