@@ -40,10 +40,6 @@ PARTITION_MODES = ("partition_key", "patch_id")
 SCOPES = ("image_name", "geom", "partition_key")
 _NAME = re.compile(r"^(?:\d+_)?([a-z_][a-z0-9_]*)$")
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.+?)\s*$")
-_DDL_TABLE = re.compile(
-    r"create\s+(?:or\s+replace\s+)?(?:table|view)\s+(?:if\s+not\s+exists\s+)?([a-z_][\w.]*)",
-    re.IGNORECASE,
-)
 
 
 def sha256_text(text: str) -> str:
@@ -163,15 +159,6 @@ def _parsed_inputs(sql: str, where: Path) -> tuple[frozenset[str], frozenset[str
         else:
             names.add(f"{schema}.{table}")
     return frozenset(names), frozenset(keys)
-
-
-def ddl_relations(sql_dir: Path = SQL_DIR) -> set[str]:
-    """Tables and views the DDL creates (written by commands, not by stages)."""
-    found = set()
-    for path in sorted(sql_folder("ddl", sql_dir).glob("*.sql")):
-        for name in _DDL_TABLE.findall(path.read_text()):
-            found.add(name.removeprefix("main."))
-    return found
 
 
 def _listed(value: str | None) -> list[str]:
