@@ -271,6 +271,7 @@ def generate(path: str | Path, target_nodes: int, seed: int = 0, progress: bool 
                (HISTORY_END if history else STAMP).strftime("%Y-%m-%dT%H:%M:%SZ"))
     header.has_multiple_object_versions = history
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     ext = ".osh.pbf" if history else ".osm.pbf"  # osmium writes the history flag for .osh only
     tmp = path.with_name(path.name + ".part" + ext)
     later = {kind: path.with_name(f"{path.name}.{kind}{ext}") for kind in ("ways", "relations")}
