@@ -125,6 +125,26 @@ def test_several_urls_share_the_load(caption_world, caption_copy, test_prompts):
     assert min(sum(a.hits.values()), sum(b.hits.values())) >= 6
 
 
+def test_the_threads_setting_reaches_the_back_end(caption_world, caption_copy, test_prompts,
+                                                  monkeypatch):
+    """run_captions hands the warehouse's `threads` setting to the back end it creates (the
+    local back end gives it to llama.cpp: test_caption_llm.py)."""
+    from rsteller_db.caption import runner
+    from rsteller_db.settings import load_settings
+
+    made = []
+
+    def recorded(name, options):
+        made.append(options)
+        return create_backend(name, options)
+
+    monkeypatch.setattr(runner, "create_backend", recorded)
+    opts = CaptionOptions(backend="template", tasks=(1, 2), prompts_dir=test_prompts,
+                          where=caption_world.where(caption_world.clean(1)))
+    summary = run_captions(caption_copy, opts, settings=load_settings(overrides={"threads": 3}))
+    assert summary.requests == 1 and [o.threads for o in made] == [3]
+
+
 def test_unreachable_server_is_one_clear_error_and_nothing_is_written(cli, caption_copy):
     path = caption_copy
     url = f"http://127.0.0.1:{free_port()}"

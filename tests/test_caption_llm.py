@@ -148,7 +148,7 @@ def test_local_back_end_loads_without_repacked_buffers():
     try:
         backend.start()
         assert backend.llm.model_params.use_extra_bufts is False
-        # the `threads` setting reaches llama.cpp, for generation and prompt processing alike
+        # BackendOptions.threads reaches llama.cpp, for generation and prompt processing alike
         assert (backend.llm.n_threads, backend.llm.n_threads_batch) == (1, 1)
     finally:
         backend.close()

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from .backends.base import BackendError
-from .backends.local import smollm2_gguf
+from .backends.local import cpu_threads, smollm2_gguf
 from .llama_safe import effective_model_params, plain_cpu_buffers
 
 SMOLLM2_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -41,8 +41,8 @@ def server_command(port: int, host: str = "127.0.0.1", n_ctx: int = 4096,
         "--host", host,
         "--port", str(port),
         "--n_ctx", str(n_ctx),
-        "--n_threads", str(threads or os.cpu_count() or 1),
-        "--n_threads_batch", str(threads or os.cpu_count() or 1),
+        "--n_threads", str(cpu_threads(threads)),
+        "--n_threads_batch", str(cpu_threads(threads)),
         "--verbose", "False",
     ]  # fmt: skip
 

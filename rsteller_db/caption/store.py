@@ -127,8 +127,9 @@ class CaptionStore:
 
         A plain INSERT whose two NOT EXISTS look only at the batch's patch range (every
         caption of a request shares its patch_id): INSERT OR IGNORE, or one NOT EXISTS with an
-        OR, scans all of ``captions`` on each commit, 0.05-0.6 s a batch at 1.2 M captions
-        against 0.03 s with the range (bench/caption_scale.py)."""
+        OR, scans all of ``captions`` on each commit: 0.05-0.6 s a batch at 1.2 M captions
+        against 0.03 s with the range, timed by hand on bench/caption_scale.py's 1.2 M world,
+        where the run's rate went from 0.91 to 1.22 of the 76 k rate."""
         # the rows' own keys and Python types: the captions table (sql/00_ddl/captions.sql)
         # declares the shape, and DuckDB casts each column into it on insert
         table = pa.Table.from_pylist(rows)

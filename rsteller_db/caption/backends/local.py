@@ -89,6 +89,11 @@ DEFAULT_MODEL = "gemma3-270m"
 DEFAULT_ANNOTATOR = EMBEDDED[DEFAULT_MODEL].annotator
 
 
+def cpu_threads(threads: int = 0) -> int:
+    """llama.cpp's thread count for the `threads` setting: ``threads``, or every core for 0."""
+    return threads or os.cpu_count() or 1
+
+
 @register
 class LocalBackend(Backend):
     name = "local"
@@ -118,7 +123,7 @@ class LocalBackend(Backend):
             names = ", ".join(EMBEDDED)
             raise BackendError(f"no GGUF model at {path}: pass --model PATH.gguf or one of {names}")
         self.path = path
-        threads = self.options.threads or os.cpu_count() or 1
+        threads = cpu_threads(self.options.threads)
         self.llm = load_llama(
             str(path),
             n_ctx=N_CTX,
