@@ -36,14 +36,79 @@ def spatial_extension_file() -> Path:
     raise WarehouseError(f"no spatial extension file found in the {SPATIAL_DIST} package")
 
 
-def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
-    """Install spatial from the wheel's file (once per machine) and load it."""
-    installed = con.execute(
-        "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'spatial'"
-    ).fetchone()
-    if not (installed and installed[0]):
+def _installed_spatial(con: duckdb.DuckDBPyConnection) -> Path:
+    """The installed spatial file DuckDB loads, installed from the wheel's file if missing."""
+    query = (
+        "SELECT installed, install_path FROM duckdb_extensions() "
+        "WHERE extension_name = 'spatial'"
+    )
+    row = con.execute(query).fetchone()
+    if not (row and row[0]):
         con.execute(f"INSTALL '{spatial_extension_file()}'")
+        row = con.execute(query).fetchone()
+    return Path(row[1])
+
+
+def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    """Install spatial from the wheel's file (once per machine) and load it, into a
+    connection opened elsewhere (DuckDB checks the file's signature as it loads)."""
+    _installed_spatial(con)
     con.execute("LOAD spatial")
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+# The installed spatial file whose signature DuckDB checked in this process, and its stamp.
+_checked: dict[Path, tuple[int, int, int, int] | None] = {}
+
+
+def _check_spatial_signature() -> None:
+    """Let DuckDB check the spatial file's signature once per process, in a throwaway
+    database, and again whenever the installed file changes.
+
+    DuckDB checks a signature by hashing the whole file (80 MB) on every LOAD: 0.15-0.2 s
+    per database opened, most of what opening a warehouse costs (``python bench/open.py``).
+    After this check, ``spatial_connect`` loads that same file without hashing it again."""
+    if any(stamp is not None and _stamp(path) == stamp for path, stamp in _checked.items()):
+        return
+    with duckdb.connect() as con:
+        path = _installed_spatial(con)
+        stamp = _stamp(path)  # taken before the check: a file changed after it is checked again
+        con.execute("LOAD spatial")  # raises when the signature does not hold
+    _checked.clear()
+    _checked[path] = stamp
+
+
+def spatial_connect(
+    database: str | os.PathLike = ":memory:",
+    *,
+    read_only: bool = False,
+    config: dict[str, str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` with spatial loaded, the file's signature checked once per process.
+
+    Every connection gets ``allow_unsigned_extensions`` in its config (DuckDB shares one
+    database between connections of the same path only when their configs agree), loads the
+    checked file, then turns the setting off: a later ``LOAD`` of any other unsigned file,
+    typed in a query, is refused as before."""
+    _check_spatial_signature()
+    con = duckdb.connect(
+        str(database), read_only=read_only,
+        config={**(config or {}), "allow_unsigned_extensions": "true"},
+    )
+    try:
+        con.execute("LOAD spatial")
+        con.execute("SET allow_unsigned_extensions = false")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def memory_limit(value: str) -> str:
@@ -214,7 +279,7 @@ class Warehouse:
         config = self._engine_config()
         try:
             self.con = wait_for_lock(
-                lambda: duckdb.connect(str(self.path), read_only=read_only, config=config),
+                lambda: spatial_connect(self.path, read_only=read_only, config=config),
                 self.path,
                 lock_wait_s,
                 on_lock_wait,
@@ -222,10 +287,7 @@ class Warehouse:
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from exc
         try:
-            if not progress_bar:  # DuckDB's own bar on long queries (off with --quiet)
-                self.con.execute("SET enable_progress_bar = false")
-                self.con.execute("SET enable_progress_bar_print = false")
-            load_spatial(self.con)
+            self._quiet_progress()
             if not read_only:
                 self._bootstrap()
         except duckdb.Error as exc:
@@ -251,12 +313,14 @@ class Warehouse:
         try:
             yield
         finally:
-            self.con = duckdb.connect(str(self.path), read_only=self.read_only,
-                                      config=self._engine_config())
-            if not self.progress_bar:
-                self.con.execute("SET enable_progress_bar = false")
-                self.con.execute("SET enable_progress_bar_print = false")
-            load_spatial(self.con)
+            self.con = spatial_connect(self.path, read_only=self.read_only,
+                                       config=self._engine_config())
+            self._quiet_progress()
+
+    def _quiet_progress(self) -> None:
+        if not self.progress_bar:  # DuckDB's own bar on long queries (off with --quiet)
+            self.con.execute("SET enable_progress_bar = false")
+            self.con.execute("SET enable_progress_bar_print = false")
 
     def _engine_config(self) -> dict[str, str]:
         s = self.settings

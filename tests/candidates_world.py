@@ -14,6 +14,7 @@ gave it. Element ids are OSM's (``osm_id * 10 + 1/2/3`` for node/way/relation).
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,12 @@ def image_name(index: int, date: str = "20220815") -> str:
     return f"m_41075{quad:02d}_{quarter}_18_060_{date}"
 
 
+@cache
+def _to_lonlat(epsg: int) -> Transformer:
+    """One transformer per zone: making one costs about 1.5 ms, a world adds ~1,000 elements."""
+    return Transformer.from_crs(epsg, 4326, always_xy=True)
+
+
 class World:
     """A warehouse in ``folder`` fed with generated files; settings overrides as keywords."""
 
@@ -79,7 +86,7 @@ class World:
 
     # -- elements ------------------------------------------------------------------------
     def _lonlat(self, geom, epsg: int):
-        to_lonlat = Transformer.from_crs(epsg, 4326, always_xy=True)
+        to_lonlat = _to_lonlat(epsg)
         return shapely.transform(
             geom, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
 

@@ -12,13 +12,11 @@ import shutil
 import sys
 from pathlib import Path
 
-import duckdb
-
 from rsteller_db.imagery import get_source
 from rsteller_db.imagery.ingest import ingest_naip
 from rsteller_db.osm import ingest_osm
 from rsteller_db.settings import load_settings
-from rsteller_db.warehouse import Warehouse, load_spatial
+from rsteller_db.warehouse import Warehouse, spatial_connect
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -68,8 +66,7 @@ def copy_images(images: Path, to: Path, names: list[str]) -> Path:
 def table_differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
     """Per main table of ``a``: (rows, rows only in a, rows only in b), for tables that differ
     or that ``b`` lacks. An empty dict: both warehouses hold the same tables, row for row."""
-    con = duckdb.connect()
-    load_spatial(con)
+    con = spatial_connect()
     con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
     names = lambda db: {r[0] for r in con.execute(  # noqa: E731

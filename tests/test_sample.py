@@ -13,15 +13,13 @@ from rasterio.warp import transform, transform_bounds
 from rsteller_db.sample import SampleFiles, generate_sample
 from rsteller_db.sample.geo import lonlat_to_utm, utm_to_lonlat
 from rsteller_db.sample.town import ORIGIN, build_layout
-from rsteller_db.warehouse import load_spatial
+from rsteller_db.warehouse import spatial_connect
 
 SMALL = 1000.0
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    load_spatial(con)
-    return con
+    return spatial_connect()
 
 
 @pytest.fixture(scope="session")

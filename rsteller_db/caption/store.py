@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from ..errors import RstellerError
 from ..settings import Settings
-from ..warehouse import Warehouse, load_spatial, memory_limit, wait_for_lock
+from ..warehouse import Warehouse, memory_limit, spatial_connect, wait_for_lock
 
 
 class CaptionError(RstellerError):
@@ -50,17 +50,13 @@ class CaptionStore:
     def connect(
         self, wait_s: float, read_only: bool = False
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A bare connection for one read or one commit: no bootstrap, spatial only if the
-        file needs it, the settings' memory limit, no DuckDB progress bar (the run shows its
-        own); waits up to ``wait_s`` for a file another process holds."""
+        """A bare connection for one read or one commit: no bootstrap, the settings' memory
+        limit, no DuckDB progress bar (the run shows its own); waits up to ``wait_s`` for a
+        file another process holds."""
 
         def connect():
-            con = duckdb.connect(str(self.path), read_only=read_only, config=self._config)
+            con = spatial_connect(self.path, read_only=read_only, config=self._config)
             con.execute("SET enable_progress_bar = false")
-            try:
-                con.execute("SELECT 1 FROM captions LIMIT 0")
-            except duckdb.Error:
-                load_spatial(con)
             return con
 
         with self._one:

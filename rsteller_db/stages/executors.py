@@ -17,7 +17,7 @@ from typing import ClassVar
 import duckdb
 
 from ..errors import StageError
-from ..warehouse import Warehouse, load_spatial
+from ..warehouse import Warehouse, spatial_connect
 from .partitions import PartitionJob, build_partition, partition_file
 
 PART = "_partition"
@@ -98,9 +98,8 @@ def ray_build_partition(warehouse: str, job: PartitionJob, path: str, config: di
     """A Ray task: build one partition into ``path``, reading ``warehouse`` read-only."""
     from .runner import run_audits
 
-    con = duckdb.connect(path, config=config)
+    con = spatial_connect(path, config=config)
     try:
-        load_spatial(con)
         con.execute(f"ATTACH {_quoted(warehouse)} AS _warehouse (READ_ONLY)")
         outcome = build_partition(con, job, "_warehouse", run_audits)
         con.execute("DETACH _warehouse")
