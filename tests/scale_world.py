@@ -63,9 +63,12 @@ def copy_images(images: Path, to: Path, names: list[str]) -> Path:
     return to
 
 
-def table_differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
+def table_differences(a: Path, b: Path, *, unread: dict[str, tuple[str, ...]] | None = None,
+                      ) -> dict[str, tuple[int, int, int]]:
     """Per main table of ``a``: (rows, rows only in a, rows only in b), for tables that differ
-    or that ``b`` lacks. An empty dict: both warehouses hold the same tables, row for row."""
+    or that ``b`` lacks. An empty dict: both warehouses hold the same tables, row for row.
+    ``unread`` names columns left out of the comparison, per table (an image's ``uri`` when
+    the same files were ingested from another folder)."""
     con = spatial_connect()
     con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
@@ -79,10 +82,12 @@ def table_differences(a: Path, b: Path) -> dict[str, tuple[int, int, int]]:
             out[name] = (-1, -1, -1)
             continue
         n = con.execute(f"SELECT count(*) FROM a.{name}").fetchone()[0]
-        only_a = con.execute(
-            f"SELECT count(*) FROM (FROM a.{name} EXCEPT ALL FROM b.{name})").fetchone()[0]
-        only_b = con.execute(
-            f"SELECT count(*) FROM (FROM b.{name} EXCEPT ALL FROM a.{name})").fetchone()[0]
+        left_out = (unread or {}).get(name)
+        cols = f"* EXCLUDE ({', '.join(left_out)})" if left_out else "*"
+        only_a = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM a.{name} "
+                             f"EXCEPT ALL SELECT {cols} FROM b.{name})").fetchone()[0]
+        only_b = con.execute(f"SELECT count(*) FROM (SELECT {cols} FROM b.{name} "
+                             f"EXCEPT ALL SELECT {cols} FROM a.{name})").fetchone()[0]
         if only_a or only_b:
             out[name] = (n, only_a, only_b)
     con.close()
